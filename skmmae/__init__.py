@@ -1,0 +1,7 @@
+"""skmmae: multimodal autoencoders for scikit-learn, trained through skorch."""
+
+from .autoencoder import MultimodalAutoencoder
+
+__version__ = "0.1.0"
+
+__all__ = ["MultimodalAutoencoder", "__version__"]

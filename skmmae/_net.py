@@ -1,0 +1,209 @@
+"""The skorch side: a fast whole-batch data path and an X-is-the-target net.
+
+skorch's default data path indexes one sample at a time and collates. Here
+the dict of modality arrays becomes tensors on the net's device once per
+fit (:class:`TensorDictDataset`), and batches are index slices of those
+tensors (:class:`TensorBatchIterator`). Everything plugs into skorch's
+documented seams (``get_dataset``, ``iterator_train`` / ``iterator_valid``,
+``train_split``, ``train_step_single``, ``validation_step``, ``get_loss``);
+nothing here knows about the sklearn estimator.
+"""
+
+import math
+
+import numpy as np
+import torch
+from skorch import NeuralNet
+from skorch.dataset import unpack_data
+from skorch.utils import is_dataset
+from torch.utils.data import DataLoader, Dataset
+
+__all__ = ["MultimodalNet", "TensorBatchIterator", "TensorDictDataset", "TensorValidSplit"]
+
+
+class TensorDictDataset(Dataset):
+    """A dict of equally long tensors, indexable by a whole batch at once.
+
+    Parameters
+    ----------
+    X : Mapping of str -> array-like or tensor
+        One 2-D block per modality.
+    device : str or torch.device, default="cpu"
+        Where the tensors live; data is copied there once.
+    """
+
+    def __init__(self, X, device="cpu"):
+        self.X = {name: torch.as_tensor(values, device=device) for name, values in X.items()}
+        self.n_samples = len(next(iter(self.X.values())))
+        self.device = torch.device(device)
+
+    def __len__(self):
+        return self.n_samples
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):  # views, no copy
+            return {name: x[index] for name, x in self.X.items()}, None
+        index = torch.as_tensor(index, dtype=torch.long, device=self.device)
+        return {name: x.index_select(0, index.reshape(-1)) for name, x in self.X.items()}, None
+
+    def take(self, indices):
+        """A new dataset holding only the rows ``indices`` (gathered once)."""
+        batch, _ = self[np.asarray(indices)]
+        return TensorDictDataset(batch, device=self.device)
+
+
+class TensorBatchIterator:
+    """Yield whole batches ``(X_batch, None)`` sliced from a dataset.
+
+    skorch calls it as ``iterator(dataset, batch_size=..., shuffle=...)``.
+    Shuffling draws one permutation per epoch from torch's current random
+    state, which the estimator seeds from ``random_state``. The last partial
+    batch is kept.
+
+    Parameters
+    ----------
+    dataset : TensorDictDataset or torch Dataset
+        Other datasets fall back to a ``torch.utils.data.DataLoader``.
+    batch_size : int, default=128
+        Rows per batch.
+    shuffle : bool, default=False
+        Whether to visit the rows in a new random order each epoch.
+    """
+
+    def __init__(self, dataset, batch_size=128, shuffle=False):
+        self.dataset = dataset
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+
+    def __len__(self):
+        return math.ceil(len(self.dataset) / self.batch_size)
+
+    def __iter__(self):
+        dataset, size = self.dataset, self.batch_size
+        if not isinstance(dataset, TensorDictDataset):
+            yield from DataLoader(dataset, batch_size=size, shuffle=self.shuffle)
+            return
+        n = len(dataset)
+        if self.shuffle:
+            order = torch.randperm(n, device=dataset.device)
+            for start in range(0, n, size):
+                yield dataset[order[start : start + size]]
+        else:
+            for start in range(0, n, size):
+                yield dataset[start : start + size]
+
+
+class TensorValidSplit:
+    """skorch ``train_split``: hold out a random fraction, gathered once.
+
+    Parameters
+    ----------
+    fraction : float
+        Share of the rows held out for validation, in (0, 1).
+    seed : int
+        Seed of the split.
+    """
+
+    def __init__(self, fraction, seed):
+        self.fraction = fraction
+        self.seed = seed
+
+    def __call__(self, dataset, y=None):
+        n = len(dataset)
+        n_valid = int(round(self.fraction * n))
+        if not 0 < n_valid < n:
+            raise ValueError(
+                f"validation_fraction={self.fraction} leaves no training or no "
+                f"validation sample out of {n}; use more samples or another fraction."
+            )
+        order = np.random.RandomState(self.seed).permutation(n)
+        return dataset.take(np.sort(order[n_valid:])), dataset.take(np.sort(order[:n_valid]))
+
+
+class MultimodalNet(NeuralNet):
+    """A skorch ``NeuralNet`` whose input is also its target.
+
+    The module's ``forward`` returns everything the criterion needs (see
+    :class:`skmmae._module.AutoencoderOutput`), so no ``y`` is ever built or
+    moved. Defaults to the whole-batch data path; any skorch parameter can
+    still be overridden.
+    """
+
+    def __init__(
+        self,
+        module,
+        criterion,
+        *args,
+        iterator_train=TensorBatchIterator,
+        iterator_valid=TensorBatchIterator,
+        iterator_train__shuffle=True,
+        **kwargs,
+    ):
+        super().__init__(
+            module,
+            criterion,
+            *args,
+            iterator_train=iterator_train,
+            iterator_valid=iterator_valid,
+            iterator_train__shuffle=iterator_train__shuffle,
+            **kwargs,
+        )
+
+    def get_dataset(self, X, y=None):
+        if is_dataset(X):
+            return X
+        return TensorDictDataset(X, device=self.device)
+
+    def train_step_single(self, batch, **fit_params):
+        self._set_training(True)
+        Xi, _ = unpack_data(batch)
+        output = self.infer(Xi, **fit_params)
+        loss = self.get_loss(output, None, X=Xi, training=True)
+        loss.backward()
+        return {"loss": loss, "y_pred": output}
+
+    def validation_step(self, batch, **fit_params):
+        self._set_training(False)
+        Xi, _ = unpack_data(batch)
+        with torch.no_grad():
+            output = self.infer(Xi, **fit_params)
+            loss = self.get_loss(output, None, X=Xi, training=False)
+        return {"loss": loss, "y_pred": output}
+
+    def get_loss(self, y_pred, y_true=None, X=None, training=False):
+        return self.criterion_(y_pred)
+
+    def _inference_batches(self, X):
+        """Batches of X for inference, in order, in the module's eval mode."""
+        self._set_training(False)
+        iterator = self.get_iterator(self.get_dataset(X), training=False)
+        for batch in iterator:
+            yield unpack_data(batch)[0]
+
+    def encode(self, X):
+        """Codes of X (a dict of modality arrays) as a float32 ndarray.
+
+        Runs only the encoders and the fusion, under ``torch.inference_mode``.
+        """
+        with torch.inference_mode():
+            codes = [self.module_.encode(**Xi).cpu() for Xi in self._inference_batches(X)]
+        return torch.cat(codes).numpy()
+
+    def decode(self, Z):
+        """Reconstructions in original units of codes ``Z``, per modality."""
+        parts = {}
+        with torch.inference_mode():
+            for Zi in self._inference_batches({"code": Z}):
+                for name, rec in self.module_.decode_original(Zi["code"]).items():
+                    parts.setdefault(name, []).append(rec.cpu())
+        return {name: torch.cat(chunks).numpy() for name, chunks in parts.items()}
+
+    def reconstruction_loss(self, X):
+        """The training loss on X, averaged over samples, in eval mode."""
+        total, n = 0.0, 0
+        with torch.inference_mode():
+            for Xi in self._inference_batches(X):
+                rows = len(next(iter(Xi.values())))
+                total += self.get_loss(self.infer(Xi)).item() * rows
+                n += rows
+        return total / n

@@ -1,0 +1,351 @@
+"""MultimodalAutoencoder: the sklearn estimator.
+
+The estimator stores its parameters and, in ``fit``, builds a skorch net
+(:class:`skmmae._net.MultimodalNet`) around the torch model
+(:class:`skmmae._module.MultimodalAutoencoderModule`) and keeps it as
+``net_``. Input forms are handled by :mod:`skmmae._validation`, data kinds by
+:mod:`skmmae.modalities`, fusion by :mod:`skmmae.fusion`.
+"""
+
+import copy
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from skorch.callbacks import EarlyStopping
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
+
+from ._compat import Interval, StrOptions, _fit_context
+from ._module import MultimodalAutoencoderModule, ReconstructionLoss
+from ._net import MultimodalNet, TensorValidSplit
+from ._validation import (
+    check_code,
+    check_fitted_modalities,
+    restore_layout,
+    split_modalities,
+)
+from .fusion import FUSIONS
+from .modalities import Continuous
+
+__all__ = ["MultimodalAutoencoder"]
+
+_OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
+
+
+class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+    """Learn one shared low-dimensional code from several modalities.
+
+    Each modality (a block of features about the same samples) gets its own
+    encoder; the per-modality features are fused into one code of size
+    ``encoding_dim``, from which one decoder per modality reconstructs its
+    input. Continuous modalities are standardized inside the model, so no
+    scaler step is needed and :meth:`inverse_transform` returns original
+    units. Training runs through skorch (kept as ``net_``), on a GPU when
+    one is available.
+
+    Parameters
+    ----------
+    encoding_dim : int, default=16
+        Size of the shared code that :meth:`transform` returns.
+    hidden_dims : sequence of int, default=(256, 128)
+        Hidden layer widths of each modality's encoder; the decoders mirror
+        them. An empty sequence gives linear encoders and decoders.
+    fusion : {"mean", "concat"}, default="mean"
+        How per-modality features become one code: ``"mean"`` maps each
+        modality to a code and averages them, ``"concat"`` concatenates the
+        modalities' features and maps them to the code with one linear layer.
+    max_epochs : int, default=100
+        Number of passes over the training data.
+    batch_size : int, default=128
+        Samples per gradient step (the last partial batch is kept).
+    lr : float, default=1e-3
+        Learning rate.
+    weight_decay : float, default=0.0
+        L2 penalty passed to the optimizer.
+    optimizer : {"adam", "adamw", "sgd"} or torch optimizer class, default="adam"
+        The optimizer; a class (e.g. ``torch.optim.RMSprop``) is called with
+        the module's parameters, ``lr`` and ``weight_decay``.
+    device : str or torch.device, default="auto"
+        Where to train: ``"auto"`` picks CUDA when available, else the CPU;
+        any torch device string (``"cpu"``, ``"cuda"``, ``"cuda:1"``) is used
+        as given.
+    callbacks : list of skorch callbacks or (name, callback) tuples, default=None
+        Extra skorch callbacks (checkpointing, LR schedules, logging). They
+        are copied at fit; the fitted ones are in ``net_.callbacks_``.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the training data and stop when
+        its loss has not improved for ``n_iter_no_change`` epochs; the best
+        epoch's weights are kept.
+    validation_fraction : float, default=0.1
+        Share of the training data held out when ``early_stopping=True``.
+    n_iter_no_change : int, default=10
+        Patience of early stopping, in epochs.
+    verbose : int, default=0
+        0 trains silently; 1 prints skorch's table of losses per epoch.
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialization, shuffling, and the validation split.
+        With an int, the same data gives the same codes on the CPU. torch's
+        global random state is left as it was.
+
+    Attributes
+    ----------
+    net_ : skorch.NeuralNet
+        The fitted skorch net; its ``history`` holds the losses per epoch and
+        its ``module_`` the torch model.
+    modalities_ : dict of str -> Modality
+        The fitted modality of each input block, in input order. A plain
+        array or DataFrame is one modality named ``"X"``.
+    n_features_in_ : int
+        Total number of features over all modalities.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Column names, only when X was a DataFrame with string column names.
+    device_ : torch.device
+        The device training ran on.
+
+    See Also
+    --------
+    sklearn.decomposition.PCA : A linear code from a single feature matrix.
+
+    Examples
+    --------
+    >>> from skmmae import MultimodalAutoencoder
+    >>> from skmmae.datasets import load_mfeat
+    >>> X, y = load_mfeat(return_X_y=True)
+    >>> ae = MultimodalAutoencoder(encoding_dim=8, max_epochs=2, random_state=0)
+    >>> Z = ae.fit_transform(X[:200])
+    >>> Z.shape
+    (200, 8)
+    >>> X_rec = ae.inverse_transform(Z)
+    >>> X_rec["pix"].shape
+    (200, 240)
+    """
+
+    _parameter_constraints = {
+        "encoding_dim": [Interval(Integral, 1, None, closed="left")],
+        "hidden_dims": ["array-like"],
+        "fusion": [StrOptions(set(FUSIONS))],
+        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "optimizer": [StrOptions(set(_OPTIMIZERS)), type],
+        "device": [str, torch.device],
+        "callbacks": [list, None],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "verbose": ["verbose"],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(
+        self,
+        encoding_dim=16,
+        *,
+        hidden_dims=(256, 128),
+        fusion="mean",
+        max_epochs=100,
+        batch_size=128,
+        lr=1e-3,
+        weight_decay=0.0,
+        optimizer="adam",
+        device="auto",
+        callbacks=None,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        verbose=0,
+        random_state=None,
+    ):
+        self.encoding_dim = encoding_dim
+        self.hidden_dims = hidden_dims
+        self.fusion = fusion
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.optimizer = optimizer
+        self.device = device
+        self.callbacks = callbacks
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.verbose = verbose
+        self.random_state = random_state
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Fit the autoencoder to X.
+
+        Parameters
+        ----------
+        X : dict of str -> array-like, SliceDict, DataFrame or array-like
+            One 2-D block of shape (n_samples, n_features_m) per modality,
+            as a dict / ``skorch.helper.SliceDict`` (use the latter for
+            cross-validation), a DataFrame with 2-level MultiIndex columns
+            ``(modality, feature)``, or a single 2-D array or DataFrame.
+        y : None
+            Ignored; present for API consistency.
+
+        Returns
+        -------
+        self : MultimodalAutoencoder
+            The fitted estimator.
+        """
+        hidden_dims = self._check_hidden_dims()
+        device = self._resolve_device()
+        data, self._layout = split_modalities(X, estimator=self, reset=True)
+        if self._layout.kind not in ("array", "frame"):
+            self._forget_array_feature_names()
+            self.n_features_in_ = sum(block.shape[1] for block in data.values())
+        self.modalities_ = {name: Continuous().fit(block) for name, block in data.items()}
+        self.device_ = device
+        self._n_features_out = self.encoding_dim
+        seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        # Seed a fork of torch's random state: reproducible without touching
+        # the user's global state.
+        with torch.random.fork_rng(devices=self._rng_devices(device)):
+            torch.manual_seed(seed)
+            self.net_ = self._build_net(hidden_dims, device, seed)
+            self.net_.fit(data)
+        return self
+
+    def transform(self, X):
+        """Encode X into the shared code.
+
+        Parameters
+        ----------
+        X : dict of str -> array-like, SliceDict, DataFrame or array-like
+            The same modalities, in the same form, as in :meth:`fit`.
+
+        Returns
+        -------
+        Z : ndarray of shape (n_samples, encoding_dim)
+            The codes, float32.
+        """
+        return self.net_.encode(self._check_input(X))
+
+    def inverse_transform(self, Z):
+        """Reconstruct every modality from codes.
+
+        Parameters
+        ----------
+        Z : array-like of shape (n_samples, encoding_dim)
+            Codes, e.g. from :meth:`transform`.
+
+        Returns
+        -------
+        X_rec : dict, SliceDict, DataFrame or ndarray
+            Reconstructions in the form and original units of the data given
+            to :meth:`fit`: a dict for dict input, a MultiIndex DataFrame for
+            such input, a 2-D array for array input.
+        """
+        check_is_fitted(self)
+        index = getattr(Z, "index", None)
+        Z = check_code(Z, self.encoding_dim, type(self).__name__)
+        return restore_layout(self.net_.decode(Z), self._layout, index=index)
+
+    def score(self, X, y=None):
+        """Negative mean reconstruction loss of X (higher is better).
+
+        The loss is the training loss: the mean over modalities of each
+        modality's mean loss (MSE in standardized units for continuous
+        data). Being a score, it lets ``GridSearchCV`` compare settings
+        without labels.
+
+        Parameters
+        ----------
+        X : dict of str -> array-like, SliceDict, DataFrame or array-like
+            Data in the form used in :meth:`fit`.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        score : float
+        """
+        return -self.net_.reconstruction_loss(self._check_input(X))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # The model computes in float32: float32 in gives float32 out.
+        tags.transformer_tags.preserves_dtype = ["float32"]
+        return tags
+
+    def _check_input(self, X):
+        check_is_fitted(self)
+        data, layout = split_modalities(X, estimator=self, reset=False)
+        n_features = {name: m.n_features_ for name, m in self.modalities_.items()}
+        return check_fitted_modalities(data, layout, n_features, type(self).__name__)
+
+    def _check_hidden_dims(self):
+        dims = tuple(np.asarray(self.hidden_dims).ravel().tolist())
+        if not all(isinstance(d, Integral) and not isinstance(d, bool) and d > 0 for d in dims):
+            raise ValueError(
+                "The 'hidden_dims' parameter of MultimodalAutoencoder must be a "
+                f"sequence of positive ints. Got {self.hidden_dims!r} instead."
+            )
+        return dims
+
+    def _resolve_device(self):
+        if isinstance(self.device, str) and self.device == "auto":
+            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        try:
+            device = torch.device(self.device)
+        except (RuntimeError, TypeError) as error:
+            raise ValueError(
+                "The 'device' parameter of MultimodalAutoencoder must be 'auto' or a "
+                f"torch device such as 'cpu' or 'cuda'. Got {self.device!r} instead."
+            ) from error
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(
+                f"device={self.device!r} was asked for, but CUDA is not available "
+                "here; use device='auto' or 'cpu'."
+            )
+        return device
+
+    @staticmethod
+    def _rng_devices(device):
+        if device.type != "cuda":
+            return []
+        return [device.index if device.index is not None else torch.cuda.current_device()]
+
+    def _forget_array_feature_names(self):
+        # A refit on dict input must not keep names from an earlier array fit.
+        if hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+
+    def _build_net(self, hidden_dims, device, seed):
+        optimizer = _OPTIMIZERS.get(self.optimizer, self.optimizer)
+        callbacks = copy.deepcopy(list(self.callbacks or []))
+        train_split = None
+        if self.early_stopping:
+            train_split = TensorValidSplit(self.validation_fraction, seed)
+            callbacks.append(
+                (
+                    "early_stopping",
+                    EarlyStopping(
+                        monitor="valid_loss", patience=self.n_iter_no_change, load_best=True
+                    ),
+                )
+            )
+        return MultimodalNet(
+            MultimodalAutoencoderModule,
+            ReconstructionLoss,
+            module__modalities=self.modalities_,
+            module__encoding_dim=self.encoding_dim,
+            module__hidden_dims=hidden_dims,
+            module__fusion=self.fusion,
+            criterion__modalities=self.modalities_,
+            optimizer=optimizer,
+            optimizer__weight_decay=self.weight_decay,
+            lr=self.lr,
+            max_epochs=self.max_epochs,
+            batch_size=self.batch_size,
+            train_split=train_split,
+            callbacks=callbacks,
+            device=device,
+            verbose=self.verbose,
+        )
