@@ -10,6 +10,7 @@ nothing here knows about the sklearn estimator.
 """
 
 import math
+import warnings
 
 import numpy as np
 import torch
@@ -33,7 +34,11 @@ class TensorDictDataset(Dataset):
     """
 
     def __init__(self, X, device="cpu"):
-        self.X = {name: torch.as_tensor(values, device=device) for name, values in X.items()}
+        with warnings.catch_warnings():
+            # Read-only arrays (pandas copy-on-write, memmaps) are shared, not
+            # copied: nothing in skmmae writes into its input tensors.
+            warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+            self.X = {name: torch.as_tensor(values, device=device) for name, values in X.items()}
         self.n_samples = len(next(iter(self.X.values())))
         self.device = torch.device(device)
 

@@ -185,9 +185,6 @@ def _as_float_matrix(value, label):
         )
     except (TypeError, ValueError) as error:
         raise type(error)(f"{label} could not be read as a 2-D numeric array: {error}") from error
-    if not array.flags.writeable:
-        # torch cannot share read-only memory (e.g. a read-only memmap).
-        array = array.copy()
     return array
 
 
@@ -225,7 +222,7 @@ def _first_rows(mask, limit=5):
     return ", ".join(map(str, rows))
 
 
-def check_fitted_modalities(data, layout, n_features, estimator_name):
+def check_fitted_modalities(data, layout, n_features, estimator_name, fitted_names=None):
     """Check that data has exactly the fitted modalities and widths.
 
     Parameters
@@ -238,6 +235,9 @@ def check_fitted_modalities(data, layout, n_features, estimator_name):
         The fitted modalities and their feature counts, in fitted order.
     estimator_name : str
         For the messages.
+    fitted_names : dict of str -> tuple or None, default=None
+        Column labels per modality seen in fit; where both fit and now have
+        labels, they must match (same names, same order).
 
     Returns
     -------
@@ -263,20 +263,37 @@ def check_fitted_modalities(data, layout, n_features, estimator_name):
                 f"{layout.describe(name)} has {got} features, but {estimator_name} "
                 f"is expecting {expected} features as input."
             )
+        _check_same_feature_names(name, layout, (fitted_names or {}).get(name))
     return {name: data[name] for name in n_features}
 
 
-def check_code(Z, encoding_dim, estimator_name):
-    """Check codes given to ``inverse_transform``; return float32 C array."""
-    if torch.is_tensor(Z):
-        Z = Z.detach().cpu().numpy()
-    Z = check_array(Z, dtype=np.float32, order="C", input_name="Z")
-    if Z.shape[1] != encoding_dim:
+def _check_same_feature_names(name, layout, fitted):
+    current = layout.feature_names.get(name)
+    if fitted is None or current is None or tuple(current) == tuple(fitted):
+        return
+    changed = [f"{a!r} -> {b!r}" for a, b in zip(fitted, current) if a != b][:3]
+    raise ValueError(
+        f"{layout.describe(name)} has other column names than in fit, or another "
+        f"order (first differences: {', '.join(changed)}); pass the columns as in fit."
+    )
+
+
+def check_code(X, encoding_dim, estimator_name):
+    """Check the codes given to ``inverse_transform``; return a float32 C array."""
+    if torch.is_tensor(X):
+        X = X.detach().cpu().numpy()
+    if np.ndim(X) != 2:
         raise ValueError(
-            f"Z has {Z.shape[1]} columns, but {estimator_name} encodes to "
+            f"The codes X must be 2-D of shape (n_samples, {encoding_dim}); got an "
+            f"array of shape {np.shape(X)}."
+        )
+    X = check_array(X, dtype=np.float32, order="C", input_name="X")
+    if X.shape[1] != encoding_dim:
+        raise ValueError(
+            f"The codes X have {X.shape[1]} columns, but {estimator_name} encodes to "
             f"{encoding_dim} dimensions (encoding_dim)."
         )
-    return Z
+    return X
 
 
 def restore_layout(data, layout, index=None):

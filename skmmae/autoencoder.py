@@ -99,7 +99,7 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         array or DataFrame is one modality named ``"X"``.
     n_features_in_ : int
         Total number of features over all modalities.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (``n_features_in_``,)
         Column names, only when X was a DataFrame with string column names.
     device_ : torch.device
         The device training ran on.
@@ -225,15 +225,17 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         Z : ndarray of shape (n_samples, encoding_dim)
             The codes, float32.
         """
-        return self.net_.encode(self._check_input(X))
+        data = self._check_input(X)
+        return self.net_.encode(data)
 
-    def inverse_transform(self, Z):
+    def inverse_transform(self, X):
         """Reconstruct every modality from codes.
 
         Parameters
         ----------
-        Z : array-like of shape (n_samples, encoding_dim)
-            Codes, e.g. from :meth:`transform`.
+        X : array-like of shape (n_samples, encoding_dim)
+            Codes, e.g. from :meth:`transform` (a DataFrame's index is kept
+            for DataFrame outputs).
 
         Returns
         -------
@@ -243,9 +245,9 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
             such input, a 2-D array for array input.
         """
         check_is_fitted(self)
-        index = getattr(Z, "index", None)
-        Z = check_code(Z, self.encoding_dim, type(self).__name__)
-        return restore_layout(self.net_.decode(Z), self._layout, index=index)
+        index = getattr(X, "index", None)
+        codes = check_code(X, self.encoding_dim, type(self).__name__)
+        return restore_layout(self.net_.decode(codes), self._layout, index=index)
 
     def score(self, X, y=None):
         """Negative mean reconstruction loss of X (higher is better).
@@ -266,7 +268,8 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         -------
         score : float
         """
-        return -self.net_.reconstruction_loss(self._check_input(X))
+        data = self._check_input(X)
+        return -self.net_.reconstruction_loss(data)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -278,7 +281,9 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         check_is_fitted(self)
         data, layout = split_modalities(X, estimator=self, reset=False)
         n_features = {name: m.n_features_ for name, m in self.modalities_.items()}
-        return check_fitted_modalities(data, layout, n_features, type(self).__name__)
+        return check_fitted_modalities(
+            data, layout, n_features, type(self).__name__, self._layout.feature_names
+        )
 
     def _check_hidden_dims(self):
         dims = tuple(np.asarray(self.hidden_dims).ravel().tolist())

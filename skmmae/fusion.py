@@ -37,6 +37,18 @@ class ConcatFusion(nn.Module):
         self.project = nn.Linear(sum(in_features.values()), encoding_dim)
 
     def forward(self, features):
+        """Fuse a batch of per-modality features into codes.
+
+        Parameters
+        ----------
+        features : dict of str -> Tensor of shape (n_samples, in_features[name])
+            Encoder output of each modality named in ``in_features``.
+
+        Returns
+        -------
+        Tensor of shape (n_samples, encoding_dim)
+            The codes.
+        """
         return self.project(torch.cat([features[name] for name in self.names], dim=1))
 
 
@@ -66,6 +78,18 @@ class MeanFusion(nn.Module):
         )
 
     def forward(self, features):
+        """Fuse a batch of per-modality features into codes.
+
+        Parameters
+        ----------
+        features : dict of str -> Tensor of shape (n_samples, in_features[name])
+            Encoder output of each modality named in ``in_features``.
+
+        Returns
+        -------
+        Tensor of shape (n_samples, encoding_dim)
+            The mean of the per-modality codes.
+        """
         codes = [project(features[name]) for name, project in self.project.items()]
         return torch.stack(codes).mean(dim=0)
 

@@ -143,7 +143,7 @@ class Continuous(Modality):
         return self
 
     def build_scaler(self):
-        """Return the :class:`Standardize` module for the fitted statistics."""
+        """Return a ``Standardize`` module for the fitted statistics."""
         return Standardize(self.mean_, self.scale_)
 
     def build_encoder(self, hidden_dims):

@@ -1,0 +1,29 @@
+# Two commands for a fresh machine: `make demo` and `make test`.
+# Both create .venv, install the package with its test and docs tools, and run.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+ARGS ?=
+
+.PHONY: demo test docs bench clean
+
+$(STAMP): setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	# torch first, pinned, so pip takes the CPU wheel on this machine's disk
+	# instead of resolving the range in setup.cfg to a multi-GB CUDA build.
+	$(BIN)/python -m pip install "torch==2.13.0"
+	$(BIN)/python -m pip install -e ".[test,docs]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python -m skmmae.demo $(ARGS)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -x -q
+
+docs: $(STAMP)
+	$(BIN)/sphinx-build -W --keep-going -b html docs docs/_build/html
+
+clean:
+	rm -rf $(VENV) docs/_build docs/generated *.egg-info

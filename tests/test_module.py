@@ -1,0 +1,61 @@
+"""The torch model, fusions and modalities."""
+
+import numpy as np
+import pytest
+import torch
+
+from skmmae._module import AutoencoderOutput, MultimodalAutoencoderModule, ReconstructionLoss
+from skmmae.fusion import FUSIONS, make_fusion
+from skmmae.modalities import Continuous
+
+def fitted_modalities(seed=0):
+    rng = np.random.RandomState(seed)
+    blocks = {"a": 5 + 3 * rng.normal(size=(20, 4)), "b": rng.normal(size=(20, 2))}
+    return {name: Continuous().fit(block) for name, block in blocks.items()}, blocks
+
+def test_continuous_learns_mean_and_scale_and_keeps_constant_features():
+    X = np.array([[1.0, 7.0], [3.0, 7.0]])
+    m = Continuous().fit(X)
+    np.testing.assert_allclose(m.mean_, [2.0, 7.0])
+    np.testing.assert_allclose(m.scale_, [1.0, 1.0])  # the constant column keeps scale 1
+    raw = Continuous(standardize=False).fit(X)
+    np.testing.assert_allclose(raw.mean_, 0.0)
+    np.testing.assert_allclose(raw.scale_, 1.0)
+    assert m.get_params() == {"standardize": True}
+
+def test_scaler_round_trip():
+    m = Continuous().fit(np.array([[0.0, 10.0], [4.0, 30.0]]))
+    scaler = m.build_scaler()
+    x = torch.tensor([[1.0, 20.0]])
+    np.testing.assert_allclose(scaler(x).numpy(), [[-0.5, 0.0]])
+    np.testing.assert_allclose(scaler.inverse(scaler(x)).numpy(), x.numpy())
+
+@pytest.mark.parametrize("fusion", sorted(FUSIONS))
+def test_module_shapes_and_units(fusion):
+    modalities, blocks = fitted_modalities()
+    module = MultimodalAutoencoderModule(modalities, encoding_dim=3, hidden_dims=(8, 6), fusion=fusion)
+    inputs = {k: torch.as_tensor(v, dtype=torch.float32) for k, v in blocks.items()}
+    out = module(**inputs)
+    assert out.code.shape == (20, 3)
+    assert {k: v.shape for k, v in out.reconstructions.items()} == {"a": (20, 4), "b": (20, 2)}
+    # Targets are the standardized inputs.
+    np.testing.assert_allclose(out.targets["a"].mean(0).detach().numpy(), 0, atol=1e-5)
+    torch.testing.assert_close(module.encode(**inputs), out.code)
+    original = module.decode_original(out.code)
+    torch.testing.assert_close(original["a"], modalities["a"].build_scaler().inverse(out.reconstructions["a"]))
+
+def test_loss_weights_each_modality_equally():
+    modalities, _ = fitted_modalities()
+    criterion = ReconstructionLoss(modalities)
+    zeros = {"a": torch.zeros(3, 4), "b": torch.zeros(3, 2)}
+    targets = {"a": torch.ones(3, 4), "b": torch.full((3, 2), 3.0)}
+    loss = criterion(AutoencoderOutput(torch.zeros(3, 1), zeros, targets))
+    assert loss.item() == pytest.approx((1.0 + 9.0) / 2)
+
+
+def test_make_fusion_registry():
+    assert set(FUSIONS) == {"mean", "concat"}
+    fusion = make_fusion("concat", {"a": 3, "b": 2}, 4)
+    assert fusion.project.in_features == 5
+    code = make_fusion("mean", {"a": 3, "b": 2}, 4)({"a": torch.ones(2, 3), "b": torch.ones(2, 2)})
+    assert code.shape == (2, 4)
