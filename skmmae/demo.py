@@ -85,9 +85,15 @@ def main(argv=None):
 
     Examples
     --------
+    >>> import contextlib, io
     >>> from skmmae.demo import main
-    >>> rows = main(["--dims", "2", "--max-epochs", "1", "--n-samples", "300",
-    ...              "--quiet"])  # doctest: +SKIP
+    >>> with contextlib.redirect_stdout(io.StringIO()) as printed:
+    ...     rows = main(["--dims", "2", "--max-epochs", "1", "--n-samples", "200",
+    ...                  "--cv", "2", "--quiet"])
+    >>> [(row["method"], row["dim"]) for row in rows]
+    [('MultimodalAutoencoder', 2), ('PCA (concatenated views)', 2)]
+    >>> "test accuracy" in printed.getvalue()
+    True
     """
     parser = argparse.ArgumentParser(prog="python -m skmmae.demo", description=__doc__)
     parser.add_argument("--device", default="auto", help="'auto', 'cpu' or 'cuda'")
