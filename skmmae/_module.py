@@ -96,8 +96,9 @@ class ReconstructionLoss(nn.Module):
         self.modalities = dict(modalities)
 
     def forward(self, output):
+        # Reduced in float32 even when the forward pass ran under bf16 autocast.
         losses = [
-            modality.loss(output.reconstructions[name], output.targets[name])
+            modality.loss(output.reconstructions[name].float(), output.targets[name].float())
             for name, modality in self.modalities.items()
         ]
         return torch.stack(losses).mean()

@@ -9,6 +9,7 @@ documented seams (``get_dataset``, ``iterator_train`` / ``iterator_valid``,
 nothing here knows about the sklearn estimator.
 """
 
+import contextlib
 import math
 import warnings
 
@@ -132,6 +133,24 @@ class MultimodalNet(NeuralNet):
     :class:`skmmae._module.AutoencoderOutput`), so no ``y`` is ever built or
     moved. Defaults to the whole-batch data path; any skorch parameter can
     still be overridden.
+
+    Parameters
+    ----------
+    module, criterion, *args, **kwargs
+        As for :class:`skorch.NeuralNet`.
+    cuda_graphs : bool, default=False
+        On CUDA, capture forward, backward and optimizer step of a full batch
+        in one CUDA graph and replay it for every later full batch (the last
+        partial batch runs eagerly). The optimizer must be built with
+        ``capturable=True``. Its hyperparameters (e.g. the learning rate) are
+        fixed inside the graph, and ``on_grad_computed`` callbacks do not see
+        replayed steps.
+    bf16 : bool, default=False
+        Run forward passes under bfloat16 autocast (on CPU and CUDA); the
+        loss is still reduced in float32.
+    graph_warmup_steps : int, default=3
+        Full-batch training steps run eagerly on a side stream before the
+        capture (they are ordinary training steps, not extra ones).
     """
 
     def __init__(
@@ -142,6 +161,9 @@ class MultimodalNet(NeuralNet):
         iterator_train=TensorBatchIterator,
         iterator_valid=TensorBatchIterator,
         iterator_train__shuffle=True,
+        cuda_graphs=False,
+        bf16=False,
+        graph_warmup_steps=3,
         **kwargs,
     ):
         super().__init__(
@@ -153,6 +175,9 @@ class MultimodalNet(NeuralNet):
             iterator_train__shuffle=iterator_train__shuffle,
             **kwargs,
         )
+        self.cuda_graphs = cuda_graphs
+        self.bf16 = bf16
+        self.graph_warmup_steps = graph_warmup_steps
 
     def get_dataset(self, X, y=None):
         if is_dataset(X):
@@ -178,6 +203,75 @@ class MultimodalNet(NeuralNet):
     def get_loss(self, y_pred, y_true=None, X=None, training=False):
         return self.criterion_(y_pred)
 
+    def infer(self, x, **fit_params):
+        with self._autocast():
+            return super().infer(x, **fit_params)
+
+    def _autocast(self, cache_enabled=True):
+        if not self.bf16:
+            return contextlib.nullcontext()
+        device_type = torch.device(self.device).type
+        return torch.autocast(device_type, dtype=torch.bfloat16, cache_enabled=cache_enabled)
+
+    # -- CUDA graph of the training step -------------------------------------
+    # One graph per fit, for the full batch shape; freed when training ends.
+
+    def on_train_begin(self, net, X=None, y=None, **kwargs):
+        super().on_train_begin(net, X=X, y=y, **kwargs)
+        self._graph = None
+        self._graph_warmups_done = 0
+        self.n_graph_replays_ = 0
+
+    def on_train_end(self, net, X=None, y=None, **kwargs):
+        super().on_train_end(net, X=X, y=y, **kwargs)
+        self._release_graph()
+
+    def _release_graph(self):
+        for name in ("_graph", "_graph_inputs", "_graph_loss"):
+            self.__dict__.pop(name, None)
+
+    def train_step(self, batch, **fit_params):
+        Xi, _ = unpack_data(batch)
+        if not self._graph_applies(Xi, fit_params):
+            return super().train_step(batch, **fit_params)
+        if self._graph_warmups_done < self.graph_warmup_steps:
+            # Warm-up steps run on a side stream so the capture that follows
+            # sees settled allocator and library state.
+            side = torch.cuda.Stream()
+            side.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(side):
+                step = super().train_step(batch, **fit_params)
+            torch.cuda.current_stream().wait_stream(side)
+            self._graph_warmups_done += 1
+            return step
+        if self._graph is None:
+            self._capture_train_step(Xi)
+        for name, x in Xi.items():
+            self._graph_inputs[name].copy_(x)
+        self._graph.replay()
+        self.n_graph_replays_ += 1
+        return {"loss": self._graph_loss, "y_pred": None}
+
+    def _graph_applies(self, Xi, fit_params):
+        if not self.cuda_graphs or fit_params:
+            return False
+        rows = len(next(iter(Xi.values())))
+        return rows == self.batch_size and torch.device(self.device).type == "cuda"
+
+    def _capture_train_step(self, Xi):
+        self._set_training(True)
+        self._graph_inputs = {name: x.clone() for name, x in Xi.items()}
+        # Gradients are allocated inside the capture, from the graph's pool;
+        # backward then writes (not accumulates) them on every replay.
+        self.optimizer_.zero_grad(set_to_none=True)
+        self._graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(self._graph):
+            with self._autocast(cache_enabled=False):
+                output = self.module_(**self._graph_inputs)
+            self._graph_loss = self.criterion_(output)
+            self._graph_loss.backward()
+            self.optimizer_.step()
+
     def _inference_batches(self, X):
         """Batches of X for inference, in order, in the module's eval mode."""
         self._set_training(False)
@@ -190,18 +284,18 @@ class MultimodalNet(NeuralNet):
 
         Runs only the encoders and the fusion, under ``torch.inference_mode``.
         """
-        with torch.inference_mode():
-            codes = [self.module_.encode(**Xi).cpu() for Xi in self._inference_batches(X)]
-        return torch.cat(codes).numpy()
+        with torch.inference_mode(), self._autocast():
+            codes = [self.module_.encode(**Xi) for Xi in self._inference_batches(X)]
+        return torch.cat(codes).float().cpu().numpy()
 
     def decode(self, Z):
         """Reconstructions in original units of codes ``Z``, per modality."""
         parts = {}
-        with torch.inference_mode():
+        with torch.inference_mode(), self._autocast():
             for Zi in self._inference_batches({"code": Z}):
                 for name, rec in self.module_.decode_original(Zi["code"]).items():
-                    parts.setdefault(name, []).append(rec.cpu())
-        return {name: torch.cat(chunks).numpy() for name, chunks in parts.items()}
+                    parts.setdefault(name, []).append(rec)
+        return {name: torch.cat(chunks).float().cpu().numpy() for name, chunks in parts.items()}
 
     def reconstruction_loss(self, X):
         """The training loss on X, averaged over samples, in eval mode."""

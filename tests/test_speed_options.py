@@ -1,0 +1,94 @@
+"""fused_optimizer, bf16 and cuda_graphs: each keeps the loss curve of the eager float32 path."""
+
+import numpy as np
+import pytest
+import torch
+
+from skmmae import MultimodalAutoencoder
+
+needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+
+
+def data(n=203, seed=0):
+    rng = np.random.RandomState(seed)
+    latent = rng.normal(size=(n, 3))
+    return {
+        "a": (latent @ rng.normal(size=(3, 12)) + 0.1 * rng.normal(size=(n, 12))).astype(np.float32),
+        "b": (latent @ rng.normal(size=(3, 5))).astype(np.float32),
+    }
+
+
+def fit(**params):
+    settings = dict(encoding_dim=3, hidden_dims=(32, 16), max_epochs=15, batch_size=32, random_state=0)
+    return MultimodalAutoencoder(**{**settings, **params}).fit(data())
+
+
+def losses(ae):
+    return np.array(ae.net_.history[:, "train_loss"])
+
+
+def test_defaults_are_plain_on_cpu():
+    ae = fit(device="cpu")
+    group = ae.net_.optimizer_.param_groups[0]
+    assert not group.get("fused") and not group.get("capturable")
+    assert ae.net_.cuda_graphs is False and ae.net_.bf16 is False
+
+
+def test_fused_adam_on_cpu_matches_eager_loss_curve():
+    eager, fused = fit(device="cpu", fused_optimizer=False), fit(device="cpu", fused_optimizer=True)
+    assert fused.net_.optimizer_.param_groups[0]["fused"] is True
+    np.testing.assert_allclose(losses(fused), losses(eager), rtol=1e-3)
+
+
+def test_bf16_autocast_on_cpu_follows_float32_loss_curve():
+    full, half = fit(device="cpu"), fit(device="cpu", bf16=True)
+    assert half.transform(data()).dtype == np.float32
+    assert half.inverse_transform(half.transform(data()))["a"].dtype == np.float32
+    # bf16 keeps ~3 significant digits: the curves agree loosely, and both learn.
+    np.testing.assert_allclose(losses(half), losses(full), rtol=0.1)
+    assert losses(half)[-1] < 0.5 * losses(half)[0]
+
+
+def test_cuda_graphs_need_cuda():
+    with pytest.raises(ValueError, match=r"cuda_graphs=True needs a CUDA device; the device is cpu"):
+        fit(device="cpu", cuda_graphs=True)
+
+
+def test_fused_needs_an_optimizer_that_takes_it():
+    with pytest.raises(ValueError, match=r"fused_optimizer=True, but the optimizer RMSprop takes no 'fused'"):
+        fit(device="cpu", optimizer=torch.optim.RMSprop, fused_optimizer=True)
+
+
+@needs_cuda
+def test_cuda_defaults_turn_on_fused_and_graphs():
+    ae = fit(device="cuda")
+    group = ae.net_.optimizer_.param_groups[0]
+    assert group["fused"] is True and group["capturable"] is True
+    assert ae.net_.cuda_graphs is True
+    # 203 samples in batches of 32: 6 full batches and one of 11 per epoch;
+    # 3 full batches warm up, then every full batch is a replay.
+    assert ae.net_.n_graph_replays_ == 15 * 6 - 3
+    assert ae.net_.history[-1, "train_batch_count"] == 7
+
+
+@needs_cuda
+def test_cuda_graphs_follow_the_eager_loss_curve():
+    eager = fit(device="cuda", cuda_graphs=False, fused_optimizer=False)
+    graphed = fit(device="cuda", cuda_graphs=True, fused_optimizer=True)
+    np.testing.assert_allclose(losses(graphed), losses(eager), rtol=1e-3)
+    np.testing.assert_allclose(graphed.transform(data()), eager.transform(data()), atol=1e-3)
+
+
+@needs_cuda
+def test_cuda_graphs_with_bf16_follow_float32():
+    eager = fit(device="cuda", cuda_graphs=False, fused_optimizer=False)
+    fast = fit(device="cuda", cuda_graphs=True, bf16=True)
+    np.testing.assert_allclose(losses(fast), losses(eager), rtol=0.1)
+
+
+@needs_cuda
+def test_cuda_graphs_off_with_user_callbacks_under_auto():
+    from skorch.callbacks import GradientNormClipping
+
+    ae = fit(device="cuda", callbacks=[GradientNormClipping(1.0)])
+    assert ae.net_.cuda_graphs is False
