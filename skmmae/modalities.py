@@ -87,6 +87,21 @@ class Standardize(nn.Module):
         return x * self.scale + self.mean
 
 
+def _mean_std(X, rows_per_chunk=8192):
+    """Per-column mean and standard deviation, accumulated in float64.
+
+    Works through row chunks so that no float64 copy of the whole block is
+    made (two passes: the mean, then squared deviations from it).
+    """
+    n = X.shape[0]
+    chunks = range(0, n, rows_per_chunk)
+    mean = sum(X[i : i + rows_per_chunk].sum(axis=0, dtype=np.float64) for i in chunks) / n
+    squares = sum(
+        ((X[i : i + rows_per_chunk] - mean) ** 2).sum(axis=0) for i in chunks
+    )
+    return mean, np.sqrt(squares / n)
+
+
 class Continuous(Modality):
     """Real-valued features: standardized, MLP encoder and decoder, MSE loss.
 
@@ -131,11 +146,10 @@ class Continuous(Modality):
         -------
         self : Continuous
         """
-        X = np.asarray(X, dtype=np.float64)  # float64 so large values sum exactly
+        X = np.asarray(X)
         self.n_features_ = X.shape[1]
         if self.standardize:
-            self.mean_ = X.mean(axis=0)
-            scale = X.std(axis=0)
+            self.mean_, scale = _mean_std(X)
             self.scale_ = np.where(scale > 1e-12 * (1 + np.abs(self.mean_)), scale, 1.0)
         else:
             self.mean_ = np.zeros(self.n_features_)
