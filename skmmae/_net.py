@@ -233,7 +233,8 @@ class MultimodalNet(NeuralNet):
     def train_step(self, batch, **fit_params):
         Xi, _ = unpack_data(batch)
         if not self._graph_applies(Xi, fit_params):
-            return super().train_step(batch, **fit_params)
+            step = super().train_step(batch, **fit_params)
+            return self._without_autograd(step) if self.cuda_graphs else step
         if self._graph_warmups_done < self.graph_warmup_steps:
             # Warm-up steps run on a side stream so the capture that follows
             # sees settled allocator and library state.
@@ -243,7 +244,7 @@ class MultimodalNet(NeuralNet):
                 step = super().train_step(batch, **fit_params)
             torch.cuda.current_stream().wait_stream(side)
             self._graph_warmups_done += 1
-            return step
+            return self._without_autograd(step)
         if self._graph is None:
             self._capture_train_step(Xi)
         for name, x in Xi.items():
@@ -251,6 +252,15 @@ class MultimodalNet(NeuralNet):
         self._graph.replay()
         self.n_graph_replays_ += 1
         return {"loss": self._graph_loss, "y_pred": None}
+
+    @staticmethod
+    def _without_autograd(step):
+        # skorch keeps the last step alive while the next one runs; a loss
+        # still tied to its autograd graph would keep that step's gradient
+        # accumulators (and their CUDA stream) alive into the capture or the
+        # replays, which torch warns about. Graph mode gives callbacks no
+        # y_pred anyway.
+        return {"loss": step["loss"].detach(), "y_pred": None}
 
     def _graph_applies(self, Xi, fit_params):
         if not self.cuda_graphs or fit_params:
@@ -268,9 +278,12 @@ class MultimodalNet(NeuralNet):
         with torch.cuda.graph(self._graph):
             with self._autocast(cache_enabled=False):
                 output = self.module_(**self._graph_inputs)
-            self._graph_loss = self.criterion_(output)
-            self._graph_loss.backward()
+            loss = self.criterion_(output)
+            loss.backward()
             self.optimizer_.step()
+        # The static loss shares memory with the captured one; detached, it
+        # does not keep the capture's autograd graph alive.
+        self._graph_loss = loss.detach()
 
     def _inference_batches(self, X):
         """Batches of X for inference, in order, in the module's eval mode."""

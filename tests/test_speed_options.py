@@ -7,6 +7,9 @@ import torch
 from skmmae import MultimodalAutoencoder
 
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+# A capture or replay that kept an earlier step's autograd graph alive makes
+# torch warn about AccumulateGrad streams; graph mode must not.
+no_stream_mismatch = pytest.mark.filterwarnings("error:The AccumulateGrad node")
 
 
 def data(n=203, seed=0):
@@ -60,6 +63,7 @@ def test_fused_needs_an_optimizer_that_takes_it():
 
 
 @needs_cuda
+@no_stream_mismatch
 def test_cuda_defaults_turn_on_fused_and_graphs():
     ae = fit(device="cuda")
     group = ae.net_.optimizer_.param_groups[0]
@@ -72,6 +76,7 @@ def test_cuda_defaults_turn_on_fused_and_graphs():
 
 
 @needs_cuda
+@no_stream_mismatch
 def test_cuda_graphs_follow_the_eager_loss_curve():
     eager = fit(device="cuda", cuda_graphs=False, fused_optimizer=False)
     graphed = fit(device="cuda", cuda_graphs=True, fused_optimizer=True)
