@@ -2,7 +2,7 @@
 
 from torch import nn
 
-__all__ = ["mlp"]
+__all__ = ["mlp", "mlp_decoder", "mlp_encoder"]
 
 
 def mlp(sizes, final_activation=False):
@@ -26,3 +26,17 @@ def mlp(sizes, final_activation=False):
         if final_activation or i < len(sizes) - 2:
             layers.append(nn.ReLU())
     return nn.Sequential(*layers)
+
+
+def mlp_encoder(n_in, hidden_dims):
+    """An MLP ``n_in -> hidden_dims`` (ReLU after every layer) and its output width.
+
+    With no hidden layers the encoder is the identity and the width ``n_in``.
+    """
+    sizes = (n_in, *hidden_dims)
+    return mlp(sizes, final_activation=True), sizes[-1]
+
+
+def mlp_decoder(encoding_dim, hidden_dims, n_out):
+    """The mirrored MLP ``encoding_dim -> reversed(hidden_dims) -> n_out``, linear output."""
+    return mlp((encoding_dim, *reversed(tuple(hidden_dims)), n_out))

@@ -68,7 +68,7 @@ class MultimodalAutoencoderModule(nn.Module):
         return {name: decoder(code) for name, decoder in self.decoders.items()}
 
     def decode_original(self, code):
-        """Reconstructions in original units."""
+        """Reconstructions in the units the modalities validated (see ``Modality.validate``)."""
         return {
             name: self.scalers[name].inverse(rec) for name, rec in self.decode(code).items()
         }
@@ -80,25 +80,40 @@ class MultimodalAutoencoderModule(nn.Module):
 
 
 class ReconstructionLoss(nn.Module):
-    """Mean over modalities of each modality's own mean loss.
+    """Weighted mean over modalities of each modality's own mean loss.
 
-    Each modality counts equally, whatever its number of features, so a
-    6-feature view is not drowned by a 240-feature one.
+    With equal weights each modality counts the same, whatever its number
+    of features, so a 6-feature view is not drowned by a 240-feature one.
 
     Parameters
     ----------
     modalities : dict of str -> Modality
-        Fitted modalities; each supplies ``loss(reconstruction, target)``.
+        Fitted modalities; each supplies ``loss(output, target)``.
+    weights : dict of str -> float or None, default=None
+        Relative weight of each modality's loss (normalized to sum to one);
+        None weighs all modalities equally.
     """
 
-    def __init__(self, modalities):
+    def __init__(self, modalities, weights=None):
         super().__init__()
         self.modalities = dict(modalities)
+        weights = weights or {name: 1.0 for name in self.modalities}
+        total = sum(weights.values())
+        self.weights = {name: weights[name] / total for name in self.modalities}
+
+    def per_modality(self, output):
+        """Each modality's mean loss (unweighted), as a dict of scalars."""
+        # Reduced in float32 even when the forward pass ran under bf16 autocast;
+        # integer targets (classes, tokens) stay integers.
+        return {
+            name: modality.loss(output.reconstructions[name].float(), _float(output.targets[name]))
+            for name, modality in self.modalities.items()
+        }
 
     def forward(self, output):
-        # Reduced in float32 even when the forward pass ran under bf16 autocast.
-        losses = [
-            modality.loss(output.reconstructions[name].float(), output.targets[name].float())
-            for name, modality in self.modalities.items()
-        ]
-        return torch.stack(losses).mean()
+        losses = self.per_modality(output)
+        return sum(self.weights[name] * loss for name, loss in losses.items())
+
+
+def _float(target):
+    return target.float() if target.is_floating_point() else target

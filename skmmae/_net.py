@@ -15,10 +15,13 @@ import warnings
 
 import numpy as np
 import torch
+from scipy import sparse
 from skorch import NeuralNet
 from skorch.dataset import unpack_data
 from skorch.utils import is_dataset
 from torch.utils.data import DataLoader, Dataset
+
+from ._sparse import SparseRows
 
 __all__ = ["MultimodalNet", "TensorBatchIterator", "TensorDictDataset", "TensorValidSplit"]
 
@@ -26,10 +29,14 @@ __all__ = ["MultimodalNet", "TensorBatchIterator", "TensorDictDataset", "TensorV
 class TensorDictDataset(Dataset):
     """A dict of equally long tensors, indexable by a whole batch at once.
 
+    Dense blocks become tensors; scipy sparse blocks (counts) stay sparse as
+    :class:`~skmmae._sparse.SparseRows` and only each batch is made dense.
+    Either way a batch is a dict of dense tensors.
+
     Parameters
     ----------
-    X : Mapping of str -> array-like or tensor
-        One 2-D block per modality.
+    X : Mapping of str -> array-like, tensor, scipy sparse matrix or SparseRows
+        One block per modality, one sample per row.
     device : str or torch.device, default="cpu"
         Where the tensors live; data is copied there once.
     """
@@ -39,7 +46,7 @@ class TensorDictDataset(Dataset):
             # Read-only arrays (pandas copy-on-write, memmaps) are shared, not
             # copied: nothing in skmmae writes into its input tensors.
             warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
-            self.X = {name: torch.as_tensor(values, device=device) for name, values in X.items()}
+            self.X = {name: _on_device(values, device) for name, values in X.items()}
         self.n_samples = len(next(iter(self.X.values())))
         self.device = torch.device(device)
 
@@ -47,15 +54,33 @@ class TensorDictDataset(Dataset):
         return self.n_samples
 
     def __getitem__(self, index):
-        if isinstance(index, slice):  # views, no copy
+        # SparseRows answers both forms with dense rows, like a tensor.
+        if isinstance(index, slice):  # views, no copy (dense blocks)
             return {name: x[index] for name, x in self.X.items()}, None
         index = torch.as_tensor(index, dtype=torch.long, device=self.device)
         return {name: x.index_select(0, index.reshape(-1)) for name, x in self.X.items()}, None
 
     def take(self, indices):
-        """A new dataset holding only the rows ``indices`` (gathered once)."""
-        batch, _ = self[np.asarray(indices)]
-        return TensorDictDataset(batch, device=self.device)
+        """A new dataset holding only the rows ``indices`` (gathered once).
+
+        Sparse blocks stay sparse: the validation split of a large
+        bag-of-words is never densified.
+        """
+        index = torch.as_tensor(np.asarray(indices), dtype=torch.long, device=self.device)
+        part = {
+            name: x.take(index) if isinstance(x, SparseRows) else x.index_select(0, index)
+            for name, x in self.X.items()
+        }
+        return TensorDictDataset(part, device=self.device)
+
+
+def _on_device(values, device):
+    """One block as a tensor, or as SparseRows when it is sparse, on ``device``."""
+    if isinstance(values, SparseRows):
+        return values.to(device)
+    if sparse.issparse(values):
+        return SparseRows.from_scipy(values, device=device)
+    return torch.as_tensor(values, device=device)
 
 
 class TensorBatchIterator:
@@ -308,14 +333,29 @@ class MultimodalNet(NeuralNet):
             for Zi in self._inference_batches({"code": Z}):
                 for name, rec in self.module_.decode_original(Zi["code"]).items():
                     parts.setdefault(name, []).append(rec)
-        return {name: torch.cat(chunks).float().cpu().numpy() for name, chunks in parts.items()}
+        return {name: _to_numpy(torch.cat(chunks)) for name, chunks in parts.items()}
 
     def reconstruction_loss(self, X):
         """The training loss on X, averaged over samples, in eval mode."""
-        total, n = 0.0, 0
+        return self._mean_over_batches(X, lambda output: {"loss": self.get_loss(output)})["loss"]
+
+    def modality_losses(self, X):
+        """Each modality's own mean loss on X (unweighted), in eval mode."""
+        return self._mean_over_batches(X, self.criterion_.per_modality)
+
+    def _mean_over_batches(self, X, losses_of):
+        totals, n = {}, 0
         with torch.inference_mode():
             for Xi in self._inference_batches(X):
                 rows = len(next(iter(Xi.values())))
-                total += self.get_loss(self.infer(Xi)).item() * rows
+                for name, loss in losses_of(self.infer(Xi)).items():
+                    totals[name] = totals.get(name, 0.0) + loss.item() * rows
                 n += rows
-        return total / n
+        return {name: total / n for name, total in totals.items()}
+
+
+def _to_numpy(tensor):
+    # bf16 outputs become float32; class indices and token ids stay int64.
+    if tensor.is_floating_point():
+        tensor = tensor.float()
+    return tensor.cpu().numpy()

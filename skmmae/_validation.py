@@ -1,10 +1,13 @@
-"""Turn every accepted input form into one checked dict of float32 arrays.
+"""Turn every accepted input form into one dict of per-modality blocks.
 
-Every message a user sees about their data is written here. The accepted
-forms are:
+The messages a user sees about the form of their data are written here,
+together with the converters the modalities use to check their values
+(:func:`as_float_array`, :func:`as_integer_array`, :func:`check_finite`).
+The accepted forms are:
 
 - a Mapping (``dict``, :class:`skorch.helper.SliceDict`) of modality name ->
-  2-D array-like (numpy array, pandas DataFrame, torch tensor, nested list);
+  array-like (numpy array of any rank, pandas DataFrame, scipy sparse
+  matrix, torch tensor, nested list);
 - a pandas DataFrame whose columns are a 2-level MultiIndex
   ``(modality, feature)``;
 - a plain 2-D array-like or DataFrame, which is one modality named ``"X"``.
@@ -27,7 +30,10 @@ from sklearn.utils.validation import check_array, validate_data
 __all__ = [
     "ARRAY_MODALITY",
     "InputLayout",
+    "as_float_array",
+    "as_integer_array",
     "check_code",
+    "check_finite",
     "check_fitted_modalities",
     "restore_layout",
     "split_modalities",
@@ -72,7 +78,7 @@ class InputLayout:
 
 
 def split_modalities(X, estimator=None, reset=True):
-    """Split X into a dict of checked 2-D float32 arrays.
+    """Split X into a dict of per-modality blocks of equal length.
 
     Parameters
     ----------
@@ -87,8 +93,10 @@ def split_modalities(X, estimator=None, reset=True):
 
     Returns
     -------
-    data : dict of str -> ndarray of shape (n_samples, n_features)
-        C-contiguous float32 arrays, all finite, all of the same length.
+    data : dict of str -> ndarray, sparse matrix or DataFrame
+        One block per modality, all of the same length, not yet checked
+        value by value: each modality's :meth:`~skmmae.modalities.Modality.validate`
+        does that. The plain array form is already a float32 2-D array.
     layout : InputLayout
         The form X came in.
     """
@@ -99,8 +107,6 @@ def split_modalities(X, estimator=None, reset=True):
     else:
         data, layout = _split_single(X, estimator, reset)
     _check_same_length(data, layout)
-    for name, values in data.items():
-        _check_finite(values, layout.describe(name))
     return data, layout
 
 
@@ -118,7 +124,7 @@ def _split_mapping(X):
             )
     kind = _SLICEDICT if isinstance(X, SliceDict) else _MAPPING
     layout = InputLayout(kind, {name: _column_names(value) for name, value in X.items()})
-    data = {name: _as_float_matrix(value, layout.describe(name)) for name, value in X.items()}
+    data = {name: _as_block(value, layout.describe(name)) for name, value in X.items()}
     return data, layout
 
 
@@ -141,8 +147,7 @@ def _split_multiindex_frame(X):
         {name: tuple(block.columns.get_level_values(1)) for name, block in blocks.items()},
         columns=X.columns,
     )
-    data = {name: _as_float_matrix(block, layout.describe(name)) for name, block in blocks.items()}
-    return data, layout
+    return blocks, layout
 
 
 def _split_single(X, estimator, reset):
@@ -156,7 +161,7 @@ def _split_single(X, estimator, reset):
         X = validate_data(
             estimator, X, reset=reset, dtype=np.float32, ensure_all_finite=False
         )
-    return {ARRAY_MODALITY: _as_float_matrix(X, "X")}, layout
+    return {ARRAY_MODALITY: as_float_array(X, "X")}, layout
 
 
 def _column_names(value):
@@ -165,14 +170,52 @@ def _column_names(value):
     return None
 
 
-def _as_float_matrix(value, label):
-    """Convert one modality to a C-contiguous float32 2-D array."""
+def _as_block(value, label):
+    """One modality's value as an ndarray, sparse matrix or DataFrame."""
+    if torch.is_tensor(value):
+        value = value.detach().cpu().numpy()
+    if sparse.issparse(value) or isinstance(value, (np.ndarray, pd.DataFrame)):
+        block = value
+    else:
+        try:
+            block = np.asarray(value)
+        except ValueError as error:  # ragged nested lists
+            raise ValueError(f"{label} could not be read as an array: {error}") from error
+    if block.ndim < 2:
+        raise ValueError(
+            f"{label} must have one row per sample and at least 2 dimensions; got an "
+            f"array of shape {block.shape}. Reshape a single feature with "
+            "values.reshape(-1, 1)."
+        )
+    return block
+
+
+def _rank_phrase(ndims):
+    return " or ".join(f"{d}-D" for d in ndims)
+
+
+def as_float_array(value, label, ndims=(2,)):
+    """Convert one modality to a C-contiguous, finite float32 array.
+
+    Parameters
+    ----------
+    value : array-like
+        The modality's values.
+    label : str
+        How messages name the data, e.g. ``"Modality 'a'"``.
+    ndims : tuple of int, default=(2,)
+        The accepted ranks.
+
+    Returns
+    -------
+    ndarray of dtype float32
+    """
     if torch.is_tensor(value):
         value = value.detach().cpu().numpy()
     if sparse.issparse(value):
         raise TypeError(
-            f"{label} is a sparse matrix; sparse input is not supported for "
-            "continuous modalities: pass a dense array."
+            f"{label} is a sparse matrix; this modality needs dense values (sparse "
+            "input is for count data: modalities={name: 'counts'})."
         )
     try:
         array = check_array(
@@ -180,12 +223,61 @@ def _as_float_matrix(value, label):
             dtype=np.float32,
             order="C",
             ensure_all_finite=False,
-            ensure_2d=True,
+            ensure_2d=ndims == (2,),
+            allow_nd=max(ndims) > 2,
             input_name=label,
         )
     except (TypeError, ValueError) as error:
-        raise type(error)(f"{label} could not be read as a 2-D numeric array: {error}") from error
+        rank = _rank_phrase(ndims)
+        raise type(error)(f"{label} could not be read as a {rank} numeric array: {error}") from error
+    if array.ndim not in ndims:
+        raise ValueError(
+            f"{label} must be a {_rank_phrase(ndims)} array; got shape {array.shape}."
+        )
+    check_finite(array, label)
     return array
+
+
+def as_integer_array(value, label, ndims=(2,)):
+    """Convert one modality of integer values (codes, token ids) to int64.
+
+    Floats are accepted when every value is a whole number.
+
+    Parameters
+    ----------
+    value : array-like
+        The modality's values.
+    label : str
+        How messages name the data.
+    ndims : tuple of int, default=(2,)
+        The accepted ranks.
+
+    Returns
+    -------
+    ndarray of dtype int64, C-contiguous
+    """
+    if torch.is_tensor(value):
+        value = value.detach().cpu().numpy()
+    if sparse.issparse(value):
+        raise TypeError(f"{label} is a sparse matrix; this modality needs a dense array.")
+    array = np.asarray(value)
+    if array.ndim not in ndims:
+        raise ValueError(
+            f"{label} must be a {_rank_phrase(ndims)} array; got shape {array.shape}."
+        )
+    if array.dtype.kind in "iub":
+        return np.ascontiguousarray(array, dtype=np.int64)
+    if array.dtype.kind != "f":
+        raise TypeError(f"{label} must hold integers; got values of dtype {array.dtype}.")
+    check_finite(array, label)
+    whole = np.equal(np.mod(array, 1), 0)
+    if not whole.all():
+        rows = np.flatnonzero(~whole.reshape(len(array), -1).all(axis=1))
+        raise ValueError(
+            f"{label} must hold integers; got non-integer values in {len(rows)} rows "
+            f"(first: {', '.join(map(str, rows[:5].tolist()))})."
+        )
+    return np.ascontiguousarray(array, dtype=np.int64)
 
 
 def _check_same_length(data, layout):
@@ -197,13 +289,23 @@ def _check_same_length(data, layout):
         )
 
 
-def _check_finite(values, label):
+def check_finite(values, label):
+    """Raise a ``ValueError`` naming ``label`` if values hold NaN or infinity.
+
+    Parameters
+    ----------
+    values : ndarray of shape (n_samples, ...)
+        Float values, one sample per row.
+    label : str
+        How the message names the data.
+    """
     # One reduction instead of a boolean mask of the whole block: a finite
     # sum proves that every value is finite (NaN and inf propagate).
     with np.errstate(over="ignore", invalid="ignore"):
         total = values.sum()
     if values.size == 0 or np.isfinite(total):
         return
+    values = values.reshape(len(values), -1)
     finite = np.isfinite(values)
     if finite.all():  # the sum overflowed; every value is finite
         return
@@ -228,17 +330,17 @@ def _first_rows(mask, limit=5):
     return ", ".join(map(str, rows))
 
 
-def check_fitted_modalities(data, layout, n_features, estimator_name, fitted_names=None):
-    """Check that data has exactly the fitted modalities and widths.
+def check_fitted_modalities(data, layout, modalities, estimator_name, fitted_names=None):
+    """Check that data has exactly the fitted modalities; validate each one.
 
     Parameters
     ----------
-    data : dict of str -> ndarray
+    data : dict of str -> block
         Output of :func:`split_modalities`.
     layout : InputLayout
         Its layout.
-    n_features : dict of str -> int
-        The fitted modalities and their feature counts, in fitted order.
+    modalities : dict of str -> Modality
+        The fitted modalities, in fitted order.
     estimator_name : str
         For the messages.
     fitted_names : dict of str -> tuple or None, default=None
@@ -248,29 +350,42 @@ def check_fitted_modalities(data, layout, n_features, estimator_name, fitted_nam
     Returns
     -------
     data : dict of str -> ndarray
-        The same arrays, ordered as in ``n_features``.
+        Each modality's validated values, ordered as in ``modalities``.
     """
-    unknown = [name for name in data if name not in n_features]
+    unknown = [name for name in data if name not in modalities]
     if unknown:
         raise ValueError(
             f"X has modalities {unknown} that were not seen in fit; the fitted "
-            f"modalities are {list(n_features)}."
+            f"modalities are {list(modalities)}."
         )
-    missing = [name for name in n_features if name not in data]
+    missing = [name for name in modalities if name not in data]
     if missing:
         raise ValueError(
             f"X lacks the modalities {missing} that {estimator_name} was fitted "
             "with; encoding from a subset of modalities is not supported yet."
         )
-    for name, expected in n_features.items():
-        got = data[name].shape[1]
-        if got != expected:
-            raise ValueError(
-                f"{layout.describe(name)} has {got} features, but {estimator_name} "
-                f"is expecting {expected} features as input."
-            )
+    checked = {}
+    for name, modality in modalities.items():
+        label = layout.describe(name)
         _check_same_feature_names(name, layout, (fitted_names or {}).get(name))
-    return {name: data[name] for name in n_features}
+        checked[name] = modality.validate(data[name], label)
+        _check_sample_shape(checked[name], modality.input_shape_, label, estimator_name)
+    return checked
+
+
+def _check_sample_shape(values, expected, label, estimator_name):
+    got = tuple(values.shape[1:])
+    if got == tuple(expected):
+        return
+    if len(got) == len(expected) == 1:
+        raise ValueError(
+            f"{label} has {got[0]} features, but {estimator_name} is expecting "
+            f"{expected[0]} features as input."
+        )
+    raise ValueError(
+        f"{label} has samples of shape {got}, but {estimator_name} was fitted on "
+        f"samples of shape {tuple(expected)}."
+    )
 
 
 def _check_same_feature_names(name, layout, fitted):

@@ -28,9 +28,18 @@ from ._validation import (
     split_modalities,
 )
 from .fusion import FUSIONS
-from .modalities import Continuous
+from .modalities import infer_modality, make_modality
 
 __all__ = ["MultimodalAutoencoder"]
+
+
+def _sample_rows(data, n, seed):
+    """At most ``n`` random rows of every block, in order (to probe initial losses)."""
+    n_samples = next(iter(data.values())).shape[0]
+    if n_samples <= n:
+        return data
+    rows = np.sort(np.random.RandomState(seed).choice(n_samples, n, replace=False))
+    return {name: block[rows] for name, block in data.items()}
 
 _OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
 
@@ -50,6 +59,21 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
     ----------
     encoding_dim : int, default=16
         Size of the shared code that :meth:`transform` returns.
+    modalities : dict of str -> str or Modality, default=None
+        The kind of some or all modalities, by name: a kind name from
+        :data:`skmmae.modalities.KINDS` (``"continuous"``, ``"binary"``,
+        ``"categorical"``, ...) or a :class:`~skmmae.modalities.Modality`
+        instance with its own parameters (e.g. a custom encoder). Modalities
+        not named are inferred from their data by
+        :func:`~skmmae.modalities.infer_modality`; the fitted choice is in
+        ``modalities_``. A plain array or DataFrame is one modality named
+        ``"X"``.
+    modality_weights : {"balanced"}, dict of str -> float or None, default=None
+        Relative weight of each modality's loss in the training loss. None
+        weighs each modality's mean loss equally; ``"balanced"`` divides each
+        one by its value at initialization, so that losses of different
+        kinds (MSE, cross-entropy...) start on the same footing; a dict gives
+        the weights by name (missing names weigh 1).
     hidden_dims : sequence of int, default=(256, 128)
         Hidden layer widths of each modality's encoder; the decoders mirror
         them. An empty sequence gives linear encoders and decoders.
@@ -115,10 +139,15 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         The fitted skorch net; its ``history`` holds the losses per epoch and
         its ``module_`` the torch model.
     modalities_ : dict of str -> Modality
-        The fitted modality of each input block, in input order. A plain
-        array or DataFrame is one modality named ``"X"``.
+        The fitted modality of each input block, in input order: its kind,
+        parameters and learned statistics. A plain array or DataFrame is one
+        modality named ``"X"``.
+    modality_weights_ : dict of str -> float
+        The weight of each modality's loss in the training loss (summing to
+        one).
     n_features_in_ : int
-        Total number of features over all modalities.
+        Total number of features over all modalities (an image counts its
+        pixels times channels).
     feature_names_in_ : ndarray of shape (``n_features_in_``,)
         Column names, only when X was a DataFrame with string column names.
     device_ : torch.device
@@ -144,6 +173,8 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
 
     _parameter_constraints = {
         "encoding_dim": [Interval(Integral, 1, None, closed="left")],
+        "modalities": [dict, None],
+        "modality_weights": [StrOptions({"balanced"}), dict, None],
         "hidden_dims": ["array-like"],
         "fusion": [StrOptions(set(FUSIONS))],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
@@ -167,6 +198,8 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         self,
         encoding_dim=16,
         *,
+        modalities=None,
+        modality_weights=None,
         hidden_dims=(256, 128),
         fusion="mean",
         max_epochs=100,
@@ -186,6 +219,8 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         random_state=None,
     ):
         self.encoding_dim = encoding_dim
+        self.modalities = modalities
+        self.modality_weights = modality_weights
         self.hidden_dims = hidden_dims
         self.fusion = fusion
         self.max_epochs = max_epochs
@@ -211,10 +246,12 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         Parameters
         ----------
         X : dict of str -> array-like, SliceDict, DataFrame or array-like
-            One 2-D block of shape (n_samples, n_features_m) per modality,
-            as a dict / ``skorch.helper.SliceDict`` (use the latter for
-            cross-validation), a DataFrame with 2-level MultiIndex columns
-            ``(modality, feature)``, or a single 2-D array or DataFrame.
+            One block per modality, one sample per row: 2-D arrays or
+            DataFrames, scipy sparse matrices for counts, N-D arrays for
+            images or time series; as a dict / ``skorch.helper.SliceDict``
+            (use the latter for cross-validation), a DataFrame with 2-level
+            MultiIndex columns ``(modality, feature)``, or a single 2-D array
+            or DataFrame.
         y : None
             Ignored; present for API consistency.
 
@@ -226,10 +263,10 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         hidden_dims = self._check_hidden_dims()
         device = self._resolve_device()
         data, self._layout = split_modalities(X, estimator=self, reset=True)
+        data = self._fit_modalities(data)
         if self._layout.kind not in ("array", "frame"):
             self._forget_array_feature_names()
-            self.n_features_in_ = sum(block.shape[1] for block in data.values())
-        self.modalities_ = {name: Continuous().fit(block) for name, block in data.items()}
+            self.n_features_in_ = sum(m.n_features_ for m in self.modalities_.values())
         self.device_ = device
         self._n_features_out = self.encoding_dim
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
@@ -237,8 +274,11 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         # the user's global state.
         with torch.random.fork_rng(devices=self._rng_devices(device)):
             torch.manual_seed(seed)
-            self.net_ = self._build_net(hidden_dims, device, seed)
-            self.net_.fit(data)
+            self.net_ = self._build_net(hidden_dims, device, seed).initialize()
+            self.modality_weights_ = self._resolve_weights(data, seed)
+            self.net_.criterion_.weights = self.modality_weights_
+            # partial_fit trains the initialized net (fit would rebuild it).
+            self.net_.partial_fit(data)
         return self
 
     def transform(self, X):
@@ -276,7 +316,9 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         check_is_fitted(self)
         index = getattr(X, "index", None)
         codes = check_code(X, self.encoding_dim, type(self).__name__)
-        return restore_layout(self.net_.decode(codes), self._layout, index=index)
+        decoded = self.net_.decode(codes)
+        restored = {name: m.restore(decoded[name]) for name, m in self.modalities_.items()}
+        return restore_layout(restored, self._layout, index=index)
 
     def score(self, X, y=None):
         """Negative mean reconstruction loss of X (higher is better).
@@ -309,10 +351,53 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
     def _check_input(self, X):
         check_is_fitted(self)
         data, layout = split_modalities(X, estimator=self, reset=False)
-        n_features = {name: m.n_features_ for name, m in self.modalities_.items()}
         return check_fitted_modalities(
-            data, layout, n_features, type(self).__name__, self._layout.feature_names
+            data, layout, self.modalities_, type(self).__name__, self._layout.feature_names
         )
+
+    def _fit_modalities(self, data):
+        """Resolve, fit and apply each modality; set ``modalities_``."""
+        specs = self._named("modalities", data)
+        self.modalities_, checked = {}, {}
+        for name, block in data.items():
+            label = self._layout.describe(name)
+            spec = specs.get(name)
+            modality = infer_modality(block, label) if spec is None else make_modality(spec, label)
+            checked[name] = modality.fit_validate(block, label)
+            self.modalities_[name] = modality
+        return checked
+
+    def _named(self, parameter, data):
+        """The dict parameter ``parameter``, checked to name only modalities of X."""
+        value = getattr(self, parameter)
+        if not isinstance(value, dict):
+            return {}
+        unknown = [name for name in value if name not in data]
+        if unknown:
+            raise ValueError(
+                f"The '{parameter}' parameter of {type(self).__name__} names {unknown}, "
+                f"which X does not have; X has the modalities {list(data)}."
+            )
+        return value
+
+    def _resolve_weights(self, data, seed):
+        """Per-modality loss weights summing to one, from ``modality_weights``."""
+        if self.modality_weights == "balanced":
+            initial = self.net_.modality_losses(_sample_rows(data, 2048, seed))
+            weights = {name: 1.0 / max(loss, 1e-8) for name, loss in initial.items()}
+        else:
+            given = self._named("modality_weights", data)
+            for name, weight in given.items():
+                if not (isinstance(weight, Real) and weight >= 0):
+                    raise ValueError(
+                        f"The weight of modality {name!r} in 'modality_weights' must be a "
+                        f"non-negative number. Got {weight!r} instead."
+                    )
+            weights = {name: float(given.get(name, 1.0)) for name in data}
+        total = sum(weights.values())
+        if not total > 0:
+            raise ValueError("The 'modality_weights' must not all be zero.")
+        return {name: weight / total for name, weight in weights.items()}
 
     def _check_hidden_dims(self):
         dims = tuple(np.asarray(self.hidden_dims).ravel().tolist())

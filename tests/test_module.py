@@ -21,7 +21,7 @@ def test_continuous_learns_mean_and_scale_and_keeps_constant_features():
     raw = Continuous(standardize=False).fit(X)
     np.testing.assert_allclose(raw.mean_, 0.0)
     np.testing.assert_allclose(raw.scale_, 1.0)
-    assert m.get_params() == {"standardize": True}
+    assert m.get_params() == {"standardize": True, "encoder": None, "decoder": None}
 
 def test_scaler_round_trip():
     m = Continuous().fit(np.array([[0.0, 10.0], [4.0, 30.0]]))

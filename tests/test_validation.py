@@ -18,6 +18,7 @@ from sklearn.exceptions import NotFittedError
 
 from skmmae import MultimodalAutoencoder
 from skmmae._validation import restore_layout, split_modalities
+from skmmae.modalities import Continuous
 
 N_SAMPLES, ENCODING_DIM = 30, 2
 
@@ -116,7 +117,9 @@ def test_estimator_accepts_form_and_gives_it_back(form):
 def test_split_then_restore_round_trips(form):
     blocks = make_blocks()
     X = FORMS[form](blocks)
-    data, layout = split_modalities(X)
+    blocks_split, layout = split_modalities(X)
+    # The form is split here; each modality then converts its own block.
+    data = {name: Continuous().validate(block) for name, block in blocks_split.items()}
     for values in data.values():
         assert values.dtype == np.float32
         assert values.flags.c_contiguous
@@ -321,7 +324,7 @@ def test_all_nan_row_is_not_supported_yet():
         make_estimator().fit(X)
 
 
-def test_strings_are_rejected():
+def test_strings_in_a_continuous_modality_are_rejected():
     X = make_blocks()
     X["b"] = np.full((N_SAMPLES, 3), "abc")
     with pytest.raises(
@@ -329,7 +332,7 @@ def test_strings_are_rejected():
         match=r"Modality 'b' could not be read as a 2-D numeric array: "
         r"could not convert string to float",
     ):
-        make_estimator().fit(X)
+        make_estimator(modalities={"b": "continuous"}).fit(X)
 
 
 def test_dict_inside_object_array_is_rejected():
@@ -391,13 +394,25 @@ def test_one_dimensional_modality():
     X["b"] = X["b"][:, 0]
     with pytest.raises(
         ValueError,
-        match=r"Modality 'b' could not be read as a 2-D numeric array: "
-        r"Expected 2D array, got 1D array instead",
+        match=r"Modality 'b' must have one row per sample and at least 2 dimensions; got "
+        r"an array of shape \(30,\)\. Reshape a single feature with values\.reshape\(-1, 1\)\.",
     ):
         make_estimator().fit(X)
 
 
-def test_three_dimensional_modality():
+def test_three_dimensional_modality_must_name_its_kind():
+    X = make_blocks()
+    X["b"] = X["b"][:, :, None]
+    with pytest.raises(
+        ValueError,
+        match=r"Modality 'b' is 3-D with samples of shape \(3, 1\): it could be grayscale "
+        r"images \(n, height, width\) or time series \(n, channels, time\)\. Say which "
+        r"with modalities=\{name: 'image'\} or \{name: 'timeseries'\}\.",
+    ):
+        make_estimator().fit(X)
+
+
+def test_three_dimensional_continuous_modality():
     X = make_blocks()
     X["b"] = X["b"][:, :, None]
     with pytest.raises(
@@ -405,7 +420,7 @@ def test_three_dimensional_modality():
         match=r"Modality 'b' could not be read as a 2-D numeric array: "
         r"Found array with dim 3, while dim <= 2 is required",
     ):
-        make_estimator().fit(X)
+        make_estimator(modalities={"b": "continuous"}).fit(X)
 
 
 def test_three_dimensional_array():
@@ -421,10 +436,10 @@ def test_sparse_modality():
     X["b"] = sparse.csr_matrix(X["b"])
     with pytest.raises(
         TypeError,
-        match=r"Modality 'b' is a sparse matrix; sparse input is not supported .*"
-        r"pass a dense array\.",
+        match=r"Modality 'b' is a sparse matrix; this modality needs dense values \(sparse "
+        r"input is for count data: modalities=\{name: 'counts'\}\)\.",
     ):
-        make_estimator().fit(X)
+        make_estimator(modalities={"b": "continuous"}).fit(X)
 
 
 def test_sparse_array():

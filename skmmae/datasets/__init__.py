@@ -1,5 +1,6 @@
 """Real data sets shipped with skmmae (no network needed)."""
 
+from ._digits import decode_words, encode_words, load_digits_words
 from ._mfeat import load_mfeat
 
-__all__ = ["load_mfeat"]
+__all__ = ["decode_words", "encode_words", "load_digits_words", "load_mfeat"]

@@ -1,68 +1,15 @@
-"""One class per kind of data: how it is scaled, encoded, decoded and scored.
-
-A modality is an sklearn-style object: its constructor stores parameters
-(visible to ``get_params``), and :meth:`Modality.fit` learns what it needs
-from the training data (e.g. per-feature mean and scale). The torch module
-asks each modality for its layers and its loss, so a new kind of data is
-one new class here and nothing else changes.
-"""
+"""Real-valued features: standardized, MLP encoder and decoder, MSE loss."""
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator
 from torch import nn
 from torch.nn import functional as F
 
-from ._layers import mlp
+from .._layers import mlp_decoder, mlp_encoder
+from .._validation import as_float_array
+from ._base import Modality
 
-__all__ = ["Continuous", "Modality"]
-
-
-class Modality(BaseEstimator):
-    """Base class of a data kind.
-
-    Subclasses implement :meth:`fit`, :meth:`build_scaler`,
-    :meth:`build_encoder`, :meth:`build_decoder` and :meth:`loss`.
-
-    Examples
-    --------
-    >>> from skmmae.modalities import Continuous, Modality
-    >>> isinstance(Continuous(), Modality)
-    True
-    """
-
-    def fit(self, X):
-        """Learn what the modality needs from its training block.
-
-        Parameters
-        ----------
-        X : ndarray of shape (n_samples, n_features)
-            The modality's training data, float32.
-
-        Returns
-        -------
-        self : Modality
-        """
-        raise NotImplementedError
-
-    def build_scaler(self):
-        """Return an ``nn.Module`` mapping original units to model units.
-
-        It must also provide ``inverse(x)`` for the way back.
-        """
-        raise NotImplementedError
-
-    def build_encoder(self, hidden_dims):
-        """Return ``(encoder, out_features)`` for this modality."""
-        raise NotImplementedError
-
-    def build_decoder(self, encoding_dim, hidden_dims):
-        """Return a decoder from a code of size ``encoding_dim``."""
-        raise NotImplementedError
-
-    def loss(self, reconstruction, target):
-        """Mean loss of a batch, in model units."""
-        raise NotImplementedError
+__all__ = ["Continuous", "Standardize", "positive_scale"]
 
 
 class Standardize(nn.Module):
@@ -102,6 +49,15 @@ def _mean_std(X, rows_per_chunk=8192):
     return mean, np.sqrt(squares / n)
 
 
+def positive_scale(mean, std):
+    """``std`` with (numerically) constant entries replaced by 1.
+
+    Dividing by a zero or round-off deviation would blow up constant pixels
+    or channels; a scale of 1 leaves them centred and harmless.
+    """
+    return np.where(std > 1e-12 * (1 + np.abs(mean)), std, 1.0)
+
+
 class Continuous(Modality):
     """Real-valued features: standardized, MLP encoder and decoder, MSE loss.
 
@@ -111,9 +67,15 @@ class Continuous(Modality):
         Scale each feature to zero mean and unit variance inside the model
         (statistics learned in :meth:`fit`). Reconstructions are returned in
         original units either way. Constant features keep a scale of 1.
+    encoder, decoder : torch.nn.Module, callable or None, default=None
+        Custom architectures; see :class:`Modality`. The encoder reads
+        standardized values ``(n_samples, n_features)``; the decoder returns
+        standardized values of that shape.
 
     Attributes
     ----------
+    input_shape_ : tuple of int
+        ``(n_features,)``.
     n_features_ : int
         Number of features seen in :meth:`fit`.
     mean_ : ndarray of shape (n_features,)
@@ -131,43 +93,36 @@ class Continuous(Modality):
     (array([ 1., 20.]), array([ 1., 10.]))
     """
 
-    def __init__(self, standardize=True):
+    kind = "continuous"
+
+    def __init__(self, standardize=True, *, encoder=None, decoder=None):
+        super().__init__(encoder=encoder, decoder=decoder)
         self.standardize = standardize
 
-    def fit(self, X):
-        """Learn the number of features and, if asked, mean and scale.
+    def _validate(self, X, label):
+        return as_float_array(X, label)
 
-        Parameters
-        ----------
-        X : ndarray of shape (n_samples, n_features)
-            The modality's training data.
-
-        Returns
-        -------
-        self : Continuous
-        """
-        X = np.asarray(X)
-        self.n_features_ = X.shape[1]
+    def _fit(self, X):
         if self.standardize:
             self.mean_, scale = _mean_std(X)
-            self.scale_ = np.where(scale > 1e-12 * (1 + np.abs(self.mean_)), scale, 1.0)
+            self.scale_ = positive_scale(self.mean_, scale)
         else:
             self.mean_ = np.zeros(self.n_features_)
             self.scale_ = np.ones(self.n_features_)
-        return self
 
     def build_scaler(self):
         """Return a ``Standardize`` module for the fitted statistics."""
         return Standardize(self.mean_, self.scale_)
 
-    def build_encoder(self, hidden_dims):
-        """Return an MLP ``n_features -> hidden_dims`` and its output width."""
-        sizes = (self.n_features_, *hidden_dims)
-        return mlp(sizes, final_activation=True), sizes[-1]
+    def decoder_output_shape(self):
+        """``(n_features,)``: one value per feature, in standardized units."""
+        return (self.n_features_,)
 
-    def build_decoder(self, encoding_dim, hidden_dims):
-        """Return the mirrored MLP ``encoding_dim -> reversed(hidden_dims) -> n_features``."""
-        return mlp((encoding_dim, *reversed(hidden_dims), self.n_features_))
+    def _default_encoder(self, hidden_dims):
+        return mlp_encoder(self.n_features_, hidden_dims)
+
+    def _default_decoder(self, encoding_dim, hidden_dims):
+        return mlp_decoder(encoding_dim, hidden_dims, self.n_features_)
 
     def loss(self, reconstruction, target):
         """Mean squared error in standardized units."""

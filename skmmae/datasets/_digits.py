@@ -1,0 +1,160 @@
+"""Digit images paired with the digit's English word, as character tokens."""
+
+import numpy as np
+from skorch.helper import SliceDict
+from sklearn.datasets import load_digits
+from sklearn.utils import Bunch
+
+__all__ = ["decode_words", "encode_words", "load_digits_words"]
+
+#: The token of each id: 0 is the pad (end of word), then 'a'..'z' as 1..26.
+VOCABULARY = ("<pad>", *"abcdefghijklmnopqrstuvwxyz")
+PAD_ID = 0
+#: The longest words ("three", "seven", "eight") have 5 letters; one more
+#: position gives every word an explicit end pad, so the end is always learned.
+MAX_LEN = 6
+WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+
+_INTRO = """\
+Digits with words
+-----------------
+
+The scikit-learn digits images paired with the English word of each digit.
+
+:modalities: "image": (1797, 8, 8) float32, the pixel counts 0..16 divided
+             by 16 (values in [0, 1]); "text": (1797, 6) int64, the word
+             ("zero" ... "nine") as character ids, 0 = pad (end of word),
+             'a'..'z' = 1..26, right-padded to 6 positions (every word ends
+             with at least one pad).
+:target: the digit, 0..9.
+
+The images are the UCI ML Optical Recognition of Handwritten Digits data
+(E. Alpaydin, C. Kaynak, 1998), as shipped in scikit-learn
+(``sklearn.datasets.load_digits``); its description follows.
+
+"""
+
+
+def encode_words(words, max_len=MAX_LEN):
+    """Lower-case words -> character ids ``(n_words, max_len)``, right-padded with 0.
+
+    Parameters
+    ----------
+    words : sequence of str
+        Words of the letters 'a'..'z', each shorter than ``max_len`` or as long.
+    max_len : int, default=6
+        Number of positions per row.
+
+    Returns
+    -------
+    ndarray of shape (n_words, max_len), int64
+
+    Examples
+    --------
+    >>> from skmmae.datasets import encode_words
+    >>> encode_words(["one", "six"])
+    array([[15, 14,  5,  0,  0,  0],
+           [19,  9, 24,  0,  0,  0]])
+    """
+    tokens = np.full((len(words), max_len), PAD_ID, dtype=np.int64)
+    for row, word in enumerate(words):
+        if len(word) > max_len or not all("a" <= c <= "z" for c in word):
+            raise ValueError(
+                f"Word {row} ({word!r}) must hold only the letters 'a'..'z' and have "
+                f"at most max_len={max_len} of them."
+            )
+        tokens[row, : len(word)] = [VOCABULARY.index(c) for c in word]
+    return tokens
+
+
+def decode_words(tokens):
+    """Character ids -> words: the letters before the first pad of each row.
+
+    Parameters
+    ----------
+    tokens : array-like of shape (n_words, max_len)
+        Ids as made by :func:`encode_words` (or reconstructed by the model).
+
+    Returns
+    -------
+    ndarray of shape (n_words,), str
+
+    Examples
+    --------
+    >>> from skmmae.datasets import decode_words
+    >>> decode_words([[15, 14, 5, 0, 0, 0], [0, 3, 0, 0, 0, 0]])
+    array(['one', ''], dtype='<U3')
+    """
+    tokens = np.asarray(tokens)
+    if tokens.ndim != 2:
+        raise ValueError(f"tokens must be 2-D (n_words, max_len); got shape {tokens.shape}.")
+    if tokens.size and (tokens.min() < 0 or tokens.max() >= len(VOCABULARY)):
+        raise ValueError(f"tokens must be ids in [0, {len(VOCABULARY)}).")
+    words = []
+    for row in tokens:
+        end = np.flatnonzero(row == PAD_ID)
+        letters = row[: end[0]] if len(end) else row
+        words.append("".join(VOCABULARY[i] for i in letters))
+    return np.array(words, dtype=str)
+
+
+def load_digits_words(*, return_X_y=False):
+    """Load the digits images with each digit's word as character tokens.
+
+    =================  ==============================================
+    samples            1,797
+    modalities         image (8, 8) float32 in [0, 1];
+                       text 6 character ids (0 = pad, 'a'..'z' = 1..26)
+    target             int, the digit
+    =================  ==============================================
+
+    The images come from ``sklearn.datasets.load_digits`` (the UCI Optical
+    Recognition of Handwritten Digits data, shipped with scikit-learn, no
+    download). Words are right-padded with 0 to 6 positions, so every word
+    ends with a pad, which :class:`~skmmae.modalities.Sequence` reads as the
+    end of the sequence.
+
+    Parameters
+    ----------
+    return_X_y : bool, default=False
+        Return ``(data, target)`` instead of a Bunch.
+
+    Returns
+    -------
+    data : :class:`~sklearn.utils.Bunch`
+        Dictionary-like object with attributes:
+
+        data : SliceDict
+            ``"image"``: (1797, 8, 8) float32; ``"text"``: (1797, 6) int64.
+        target : ndarray of shape (1797,)
+            The digit of each sample.
+        target_names : ndarray of shape (10,)
+            The words "zero" ... "nine".
+        vocabulary : tuple of str
+            The token of each id; id 0 is ``"<pad>"``.
+        DESCR : str
+            Description and attribution.
+    (data, target) : tuple if ``return_X_y`` is True
+
+    Examples
+    --------
+    >>> from skmmae.datasets import decode_words, load_digits_words
+    >>> X, y = load_digits_words(return_X_y=True)
+    >>> X["image"].shape, X["text"].shape
+    ((1797, 8, 8), (1797, 6))
+    >>> y[:3], decode_words(X["text"][:3])
+    (array([0, 1, 2]), array(['zero', 'one', 'two'], dtype='<U4'))
+    """
+    digits = load_digits()
+    target = digits.target.astype(np.int64)
+    images = (digits.images / 16.0).astype(np.float32)
+    data = SliceDict(image=images, text=encode_words([WORDS[d] for d in target]))
+    if return_X_y:
+        return data, target
+    return Bunch(
+        data=data,
+        target=target,
+        target_names=np.array(WORDS),
+        vocabulary=VOCABULARY,
+        DESCR=_INTRO + digits.DESCR,
+    )

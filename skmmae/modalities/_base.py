@@ -1,0 +1,294 @@
+"""The contract every data kind fulfils, and what all kinds share.
+
+A modality is an sklearn-style object: its constructor stores parameters
+(visible to ``get_params``, so ``GridSearchCV`` can search them through the
+estimator's ``modalities`` parameter), :meth:`Modality.validate` turns user
+input into the array the model reads, and :meth:`Modality.fit` learns what
+the kind needs from training data (per-feature scale, categories, vocabulary,
+image size). The torch model only asks a modality for its layers and its
+loss, so a new kind of data is one new subclass and nothing else changes.
+
+Data flows through a modality's parts like this::
+
+    user values --validate--> array --scaler--> target --encoder--> features
+    code --decoder--> output --loss(output, target)
+    output --scaler.inverse--> array --restore--> user values
+"""
+
+import copy
+import math
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
+from torch import nn
+
+__all__ = ["Modality"]
+
+
+class Modality(BaseEstimator):
+    """Base class of a data kind.
+
+    Subclasses set :attr:`kind` and implement :meth:`_validate` (check user
+    values), :meth:`_fit` (learn from them), :meth:`_model_values` when the
+    model reads something else than the checked values (e.g. class
+    indices), :meth:`build_scaler`, :meth:`_default_encoder`,
+    :meth:`_default_decoder`, :meth:`decoder_output_shape` and :meth:`loss`;
+    :meth:`restore` when outputs must be mapped back on the host (e.g.
+    category indices to category values). Every subclass takes ``encoder``
+    and ``decoder`` parameters for custom architectures.
+
+    Parameters
+    ----------
+    encoder : torch.nn.Module, callable or None, default=None
+        A custom encoder, or a callable with no arguments returning one
+        (e.g. a ``functools.partial``); it maps a batch in model units (see
+        :meth:`build_scaler`) to a 2-D batch of features. ``None`` uses the
+        kind's own encoder. A module instance is copied at each fit, so refits
+        never share weights.
+    decoder : torch.nn.Module, callable or None, default=None
+        A custom decoder (or a callable returning one) mapping a batch of
+        codes ``(n_samples, encoding_dim)`` to a batch of shape
+        ``(n_samples, *decoder_output_shape())``. ``None`` uses the kind's own.
+
+    Attributes
+    ----------
+    input_shape_ : tuple of int
+        Shape of one sample, as seen in :meth:`fit`.
+    n_features_ : int
+        Number of values in one sample (the product of ``input_shape_``).
+
+    Examples
+    --------
+    >>> from skmmae.modalities import Continuous, Modality
+    >>> isinstance(Continuous(), Modality)
+    True
+    >>> Continuous.kind
+    'continuous'
+
+    A custom encoder and decoder for a continuous modality of 5 features,
+    with codes of size 3 (the decoder factory is called at fit):
+
+    >>> import functools
+    >>> import numpy as np
+    >>> from torch import nn
+    >>> from skmmae import MultimodalAutoencoder
+    >>> custom = Continuous(
+    ...     encoder=nn.Sequential(nn.Linear(5, 16), nn.Tanh()),
+    ...     decoder=functools.partial(nn.Linear, 3, 5),
+    ... )
+    >>> X = {"a": np.random.default_rng(0).normal(size=(40, 5))}
+    >>> ae = MultimodalAutoencoder(3, modalities={"a": custom}, max_epochs=2).fit(X)
+    >>> ae.net_.module_.decoders["a"]
+    Linear(in_features=3, out_features=5, bias=True)
+    """
+
+    #: Short name accepted in ``MultimodalAutoencoder(modalities=...)``.
+    kind = None
+
+    def __init__(self, *, encoder=None, decoder=None):
+        self.encoder = encoder
+        self.decoder = decoder
+
+    # -- data -----------------------------------------------------------------
+
+    def validate(self, X, label="X"):
+        """Check X and convert it to the array the model reads.
+
+        Parameters
+        ----------
+        X : array-like
+            The modality's values, one sample per row (first axis).
+        label : str, default="X"
+            How error messages name this data, e.g. ``"Modality 'image'"``.
+
+        Returns
+        -------
+        ndarray or sparse matrix
+            Once fitted: the values in the dtype and layout the kind's model
+            part reads (e.g. class indices for categories). Before: the
+            checked values. The shape of one sample is compared with the one
+            seen in :meth:`fit` by the estimator, which names itself in the
+            message.
+        """
+        values = self._validate(X, label)
+        if hasattr(self, "input_shape_"):
+            values = self._model_values(values, label)
+        return values
+
+    def fit(self, X, label="X"):
+        """Learn what the kind needs from its training data.
+
+        Parameters
+        ----------
+        X : array-like
+            The modality's training values.
+        label : str, default="X"
+            How error messages name this data.
+
+        Returns
+        -------
+        self : Modality
+        """
+        self.fit_validate(X, label)
+        return self
+
+    def fit_validate(self, X, label="X"):
+        """Fit, and return X as :meth:`validate` would, checking X only once.
+
+        Parameters
+        ----------
+        X : array-like
+            The modality's training values.
+        label : str, default="X"
+            How error messages name this data.
+
+        Returns
+        -------
+        ndarray or sparse matrix
+            The values the model reads.
+        """
+        # A refit starts afresh: no statistic of an earlier fit may steer
+        # validation (which checks more once fitted) or linger.
+        for name in [k for k in vars(self) if k.endswith("_") and not k.startswith("_")]:
+            delattr(self, name)
+        values = self._validate(X, label)
+        self._learn(values)
+        return self._model_values(values, label)
+
+    def _learn(self, values):
+        self.input_shape_ = tuple(int(d) for d in values.shape[1:])
+        self.n_features_ = math.prod(self.input_shape_)
+        self._fit(values)
+
+    def restore(self, values):
+        """Map the scaler's inverse output to user values, on the host.
+
+        The default returns ``values`` unchanged.
+        """
+        return values
+
+    # -- model parts ------------------------------------------------------------
+
+    def build_encoder(self, hidden_dims):
+        """Return ``(encoder, out_features)``: the encoder and its output width.
+
+        Parameters
+        ----------
+        hidden_dims : tuple of int
+            The estimator's hidden widths.
+        """
+        check_is_fitted(self)
+        if self.encoder is None:
+            return self._default_encoder(hidden_dims)
+        encoder = self._custom_module(self.encoder, "encoder")
+        with torch.no_grad():
+            out = encoder(self.build_scaler()(self._example_batch()))
+        if out.ndim != 2:
+            raise ValueError(
+                f"The custom encoder of {type(self).__name__} must return a 2-D batch "
+                f"(n_samples, n_features); it returned shape {tuple(out.shape)}."
+            )
+        return encoder, int(out.shape[1])
+
+    def build_decoder(self, encoding_dim, hidden_dims):
+        """Return the decoder from a code of size ``encoding_dim``.
+
+        Parameters
+        ----------
+        encoding_dim : int
+            Size of the shared code.
+        hidden_dims : tuple of int
+            The estimator's hidden widths (the default decoder mirrors them).
+        """
+        check_is_fitted(self)
+        if self.decoder is None:
+            return self._default_decoder(encoding_dim, hidden_dims)
+        decoder = self._custom_module(self.decoder, "decoder")
+        expected = tuple(self.decoder_output_shape())
+        with torch.no_grad():
+            out = decoder(torch.zeros(2, encoding_dim))
+        if tuple(out.shape[1:]) != expected:
+            raise ValueError(
+                f"The custom decoder of {type(self).__name__} must map codes of shape "
+                f"(n_samples, {encoding_dim}) to (n_samples, {', '.join(map(str, expected))}); "
+                f"it returned shape {tuple(out.shape)} for 2 samples."
+            )
+        return decoder
+
+    def build_scaler(self):
+        """Return an ``nn.Module`` from validated values to model units.
+
+        Its ``forward`` gives the target of the loss (also the encoder's
+        input); its ``inverse`` maps decoder output back to values in the
+        units of :meth:`validate`'s output.
+        """
+        raise NotImplementedError
+
+    def decoder_output_shape(self):
+        """Shape of one sample of decoder output, as :meth:`loss` expects it."""
+        raise NotImplementedError
+
+    def loss(self, output, target):
+        """Mean loss of a batch: decoder ``output`` against scaled ``target``."""
+        raise NotImplementedError
+
+    # -- hooks for subclasses ---------------------------------------------------
+
+    def _validate(self, X, label):
+        raise NotImplementedError
+
+    def _fit(self, X):
+        """Learn kind-specific statistics from checked training values."""
+
+    def _model_values(self, values, label):
+        """Checked values -> what the model reads, once fitted (default: as is)."""
+        return values
+
+    def _default_encoder(self, hidden_dims):
+        raise NotImplementedError
+
+    def _default_decoder(self, encoding_dim, hidden_dims):
+        raise NotImplementedError
+
+    def _example_batch(self):
+        """Two samples of validated input, to probe custom encoders."""
+        return torch.zeros((2, *self.input_shape_), dtype=torch.float32)
+
+    def _custom_module(self, spec, role):
+        if isinstance(spec, nn.Module):
+            return copy.deepcopy(spec)
+        if callable(spec):
+            module = spec()
+            if isinstance(module, nn.Module):
+                return module
+            raise TypeError(
+                f"The {role} factory of {type(self).__name__} must return a torch "
+                f"nn.Module; it returned {type(module).__name__}."
+            )
+        raise TypeError(
+            f"The '{role}' parameter of {type(self).__name__} must be None, a torch "
+            f"nn.Module or a callable returning one. Got {spec!r} instead."
+        )
+
+
+def check_values(condition, label, message, rows):
+    """Raise ``ValueError`` naming ``label`` and the first offending rows.
+
+    Parameters
+    ----------
+    condition : bool
+        True when the values are fine.
+    label : str
+        How the message names the data.
+    message : str
+        What is wrong, completing "``label`` ...".
+    rows : ndarray of bool of shape (n_samples,)
+        Which rows are wrong (evaluated only when ``condition`` is False).
+    """
+    if condition:
+        return
+    bad = np.asarray(rows())
+    first = ", ".join(map(str, np.flatnonzero(bad)[:5].tolist()))
+    raise ValueError(f"{label} {message} in {int(bad.sum())} rows (first: {first}).")

@@ -1,0 +1,108 @@
+"""Binary features (values 0 and 1): MLP encoder and decoder, BCE with logits."""
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from .._layers import mlp_decoder, mlp_encoder
+from .._validation import as_float_array
+from ._base import Modality, check_values
+
+__all__ = ["Binary"]
+
+
+class BinaryScaler(nn.Module):
+    """Values stay 0/1; decoder logits go back as probabilities or 0/1."""
+
+    def __init__(self, labels):
+        super().__init__()
+        self.labels = labels
+
+    def forward(self, x):
+        return x
+
+    def inverse(self, logits):
+        """Probabilities, or 0/1 labels when ``labels`` is True."""
+        if self.labels:
+            return (logits > 0).to(torch.float32)
+        return torch.sigmoid(logits.float())
+
+
+class Binary(Modality):
+    """Binary features: each value 0 or 1; binary cross-entropy on logits.
+
+    Parameters
+    ----------
+    inverse : {"probability", "label"}, default="probability"
+        What ``inverse_transform`` returns for this modality: the predicted
+        probability of a 1, or the most likely value (0. or 1.).
+    encoder, decoder : torch.nn.Module, callable or None, default=None
+        Custom architectures; see :class:`Modality`. The encoder reads the
+        0/1 values ``(n_samples, n_features)``; the decoder returns logits of
+        that shape.
+
+    Attributes
+    ----------
+    input_shape_ : tuple of int
+        ``(n_features,)``.
+    n_features_ : int
+        Number of features seen in :meth:`fit`.
+    frequency_ : ndarray of shape (n_features,)
+        Share of ones per feature in the training data.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skmmae.modalities import Binary
+    >>> m = Binary().fit(np.array([[0, 1], [1, 1], [0, 1], [0, 0]]))
+    >>> m.frequency_
+    array([0.25, 0.75])
+    >>> Binary().fit(np.array([[0, 2]]))
+    Traceback (most recent call last):
+    ...
+    ValueError: X must hold only 0 and 1 (a binary modality); other values are in 1 rows (first: 0).
+    """
+
+    kind = "binary"
+
+    def __init__(self, inverse="probability", *, encoder=None, decoder=None):
+        super().__init__(encoder=encoder, decoder=decoder)
+        self.inverse = inverse
+
+    def _validate(self, X, label):
+        if self.inverse not in ("probability", "label"):
+            raise ValueError(
+                "The 'inverse' parameter of Binary must be 'probability' or 'label'. "
+                f"Got {self.inverse!r} instead."
+            )
+        values = as_float_array(X, label)
+        is_binary = (values == 0) | (values == 1)
+        check_values(
+            is_binary.all(),
+            label,
+            "must hold only 0 and 1 (a binary modality); other values are",
+            lambda: ~is_binary.all(axis=1),
+        )
+        return values
+
+    def _fit(self, X):
+        self.frequency_ = X.mean(axis=0, dtype=np.float64)
+
+    def build_scaler(self):
+        """Return the module that keeps 0/1 values and turns logits into outputs."""
+        return BinaryScaler(labels=self.inverse == "label")
+
+    def decoder_output_shape(self):
+        """``(n_features,)``: one logit per feature."""
+        return (self.n_features_,)
+
+    def loss(self, output, target):
+        """Mean binary cross-entropy of the logits ``output``."""
+        return F.binary_cross_entropy_with_logits(output, target)
+
+    def _default_encoder(self, hidden_dims):
+        return mlp_encoder(self.n_features_, hidden_dims)
+
+    def _default_decoder(self, encoding_dim, hidden_dims):
+        return mlp_decoder(encoding_dim, hidden_dims, self.n_features_)

@@ -1,0 +1,263 @@
+"""Convolutional encoders and decoders, and what image and time-series kinds share.
+
+One implementation serves both :class:`~skmmae.modalities.Image` (2-D
+convolutions over height and width) and
+:class:`~skmmae.modalities.TimeSeries` (1-D convolutions over time): the
+builders read the number of spatial axes from the sample shape
+``(channels, *spatial)`` and pick ``Conv1d``/``Conv2d`` and
+``ConvTranspose1d``/``ConvTranspose2d`` accordingly.
+
+The encoder halves every spatial size per convolution (kernel 3, stride 2,
+padding 1: a size ``L`` becomes ``ceil(L / 2)``), flattens and ends in the
+estimator's MLP. The decoder mirrors it: MLP, reshape, one transposed
+convolution per encoder convolution (each doubles the size exactly), a last
+size-preserving convolution to the input's channels, and a crop to the
+input's exact size, since doubling ``ceil(L / 2)`` overshoots odd sizes.
+"""
+
+import math
+from numbers import Integral
+
+import numpy as np
+from torch import nn
+
+from .._layers import mlp_decoder, mlp_encoder
+from .._validation import as_float_array
+from ._base import Modality
+
+__all__ = ["ConvModality", "Crop", "conv_decoder", "conv_encoder"]
+
+_CONV = {1: nn.Conv1d, 2: nn.Conv2d}
+_CONV_TRANSPOSE = {1: nn.ConvTranspose1d, 2: nn.ConvTranspose2d}
+
+
+class Crop(nn.Module):
+    """Keep the leading ``size`` positions of each spatial axis.
+
+    Parameters
+    ----------
+    size : tuple of int
+        The spatial size to keep, e.g. ``(height, width)`` or ``(time,)``.
+    """
+
+    def __init__(self, size):
+        super().__init__()
+        self.size = tuple(size)
+
+    def forward(self, x):
+        return x[(..., *(slice(0, s) for s in self.size))]
+
+    def extra_repr(self):
+        return f"size={self.size}"
+
+
+def _downsampled(spatial, n_convs):
+    """Spatial size after ``n_convs`` stride-2 convolutions (kernel 3, padding 1)."""
+    for _ in range(n_convs):
+        spatial = tuple(-(-s // 2) for s in spatial)  # ceil(s / 2)
+    return spatial
+
+
+def _split_shape(sample_shape):
+    """``(channels, *spatial)`` -> channels, spatial and the number of spatial axes."""
+    in_channels, *spatial = sample_shape
+    if len(spatial) not in _CONV:
+        raise ValueError(
+            f"Convolutions need 1 or 2 spatial axes; got the sample shape {sample_shape}."
+        )
+    return in_channels, tuple(spatial), len(spatial)
+
+
+def conv_encoder(sample_shape, channels, hidden_dims):
+    """Stride-2 convolutions with ReLU, flatten, then the MLP encoder.
+
+    Parameters
+    ----------
+    sample_shape : tuple of int
+        ``(channels, time)`` or ``(channels, height, width)`` of one sample.
+    channels : sequence of int
+        Output channels of each convolution. Empty: the MLP reads the
+        flattened values.
+    hidden_dims : sequence of int
+        Widths of the MLP after the convolutions.
+
+    Returns
+    -------
+    encoder : torch.nn.Sequential
+        Maps ``(n, *sample_shape)`` to ``(n, out_features)``.
+    out_features : int
+        Width of the encoder's output.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skmmae.modalities._conv import conv_encoder
+    >>> encoder, width = conv_encoder((3, 15, 16), channels=(4, 8), hidden_dims=(10,))
+    >>> width, encoder(torch.zeros(2, 3, 15, 16)).shape
+    (10, torch.Size([2, 10]))
+    """
+    in_channels, spatial, ndim = _split_shape(sample_shape)
+    layers = []
+    for n_in, n_out in zip((in_channels, *channels[:-1]), channels):
+        layers += [_CONV[ndim](n_in, n_out, kernel_size=3, stride=2, padding=1), nn.ReLU()]
+    top = channels[-1] if channels else in_channels
+    flat = top * math.prod(_downsampled(spatial, len(channels)))
+    mlp, width = mlp_encoder(flat, hidden_dims)
+    return nn.Sequential(*layers, nn.Flatten(), mlp), width
+
+
+def conv_decoder(encoding_dim, hidden_dims, sample_shape, channels):
+    """The mirror of :func:`conv_encoder`: MLP, transposed convolutions, crop.
+
+    Parameters
+    ----------
+    encoding_dim : int
+        Size of the code.
+    hidden_dims : sequence of int
+        The encoder's MLP widths (mirrored here).
+    sample_shape : tuple of int
+        ``(channels, time)`` or ``(channels, height, width)`` to produce.
+    channels : sequence of int
+        The encoder's convolution channels (mirrored here).
+
+    Returns
+    -------
+    torch.nn.Sequential
+        Maps ``(n, encoding_dim)`` to ``(n, *sample_shape)``, with a linear
+        last layer (logits or standardized values).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skmmae.modalities._conv import conv_decoder
+    >>> decoder = conv_decoder(5, (10,), (2, 9), channels=(4, 8))
+    >>> decoder(torch.zeros(3, 5)).shape
+    torch.Size([3, 2, 9])
+    """
+    out_channels, spatial, ndim = _split_shape(sample_shape)
+    reduced = _downsampled(spatial, len(channels))
+    top = channels[-1] if channels else out_channels
+    layers = [
+        mlp_decoder(encoding_dim, hidden_dims, top * math.prod(reduced)),
+        nn.Unflatten(1, (top, *reduced)),
+    ]
+    if channels:
+        layers.append(nn.ReLU())
+        # Each transposed convolution doubles the size exactly (output_padding=1),
+        # so the stack ends at 2**k * reduced >= spatial, cropped below.
+        outs = (*reversed(channels[:-1]), channels[0])
+        for n_in, n_out in zip(reversed(channels), outs):
+            layers += [
+                _CONV_TRANSPOSE[ndim](
+                    n_in, n_out, kernel_size=3, stride=2, padding=1, output_padding=1
+                ),
+                nn.ReLU(),
+            ]
+        layers.append(_CONV[ndim](channels[0], out_channels, kernel_size=3, padding=1))
+    layers.append(Crop(spatial))
+    return nn.Sequential(*layers)
+
+
+class ConvModality(Modality):
+    """Base of kinds with a channel axis and 1 or 2 spatial axes.
+
+    It validates ``(n, channels, *spatial)`` arrays, also accepting them
+    without the channel axis (one channel, given back without it by
+    :meth:`restore`), and builds the convolutional encoder and decoder of
+    this module. Subclasses set :attr:`kind`, ``_spatial_ndim`` and
+    ``_layout`` (for messages) and implement scaling and the loss.
+
+    Parameters
+    ----------
+    channels : sequence of int, default=(16, 32)
+        Output channels of each stride-2 convolution of the encoder; the
+        decoder mirrors them.
+    encoder, decoder : torch.nn.Module, callable or None, default=None
+        Custom architectures; see :class:`~skmmae.modalities.Modality`.
+
+    Attributes
+    ----------
+    input_shape_ : tuple of int
+        ``(channels, *spatial)``: the shape of one sample as the model reads it.
+    n_features_ : int
+        Number of values in one sample.
+    input_ndim_ : int
+        Rank of the array given to :meth:`fit`; :meth:`restore` gives
+        reconstructions back with this rank.
+
+    Examples
+    --------
+    >>> from skmmae.modalities import Image, TimeSeries
+    >>> from skmmae.modalities._conv import ConvModality
+    >>> issubclass(Image, ConvModality), issubclass(TimeSeries, ConvModality)
+    (True, True)
+    """
+
+    #: Number of spatial axes after the channel axis (2: images, 1: series).
+    _spatial_ndim = None
+    #: The accepted layouts, for messages.
+    _layout = ""
+
+    def __init__(self, channels=(16, 32), *, encoder=None, decoder=None):
+        super().__init__(encoder=encoder, decoder=decoder)
+        self.channels = channels
+
+    def fit_validate(self, X, label="X"):
+        """Fit, and return X as :meth:`validate` would, checking X only once.
+
+        Parameters
+        ----------
+        X : array-like
+            Training values, with or without the channel axis.
+        label : str, default="X"
+            How error messages name this data.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, channels, ...spatial sizes)
+            The values the model reads (float32, with the channel axis).
+        """
+        values = super().fit_validate(X, label)
+        # Known valid now; remembered so reconstructions keep the user's rank.
+        self.input_ndim_ = X.ndim if hasattr(X, "ndim") else np.ndim(X)
+        return values
+
+    def _validate(self, X, label):
+        self._check_params()
+        full = self._spatial_ndim + 2  # samples, channels, spatial axes
+        if hasattr(X, "shape") and len(X.shape) not in (full - 1, full):
+            raise ValueError(
+                f"{label} must be a {full - 1}-D or {full}-D array: {self._layout}; "
+                f"got shape {tuple(X.shape)}."
+            )
+        values = as_float_array(X, label, ndims=(full - 1, full))
+        if values.ndim == full - 1:
+            values = values[:, np.newaxis]  # one channel
+        return values
+
+    def _check_params(self):
+        channels = self.channels
+        valid = isinstance(channels, (tuple, list)) and all(
+            isinstance(c, Integral) and not isinstance(c, bool) and c > 0 for c in channels
+        )
+        if not valid:
+            raise ValueError(
+                f"The 'channels' parameter of {type(self).__name__} must be a tuple of "
+                f"positive ints (one per convolution). Got {channels!r} instead."
+            )
+
+    def restore(self, values):
+        """Drop the channel axis again when :meth:`fit` was given arrays without it."""
+        if self.input_ndim_ == self._spatial_ndim + 1:
+            return values[:, 0]
+        return values
+
+    def decoder_output_shape(self):
+        """``input_shape_``: one value per channel and position, in model units."""
+        return self.input_shape_
+
+    def _default_encoder(self, hidden_dims):
+        return conv_encoder(self.input_shape_, tuple(self.channels), hidden_dims)
+
+    def _default_decoder(self, encoding_dim, hidden_dims):
+        return conv_decoder(encoding_dim, hidden_dims, self.input_shape_, tuple(self.channels))

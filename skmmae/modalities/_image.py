@@ -1,0 +1,137 @@
+"""Images: 2-D convolutional encoder and decoder, BCE or standardized MSE."""
+
+import numpy as np
+from torch.nn import functional as F
+
+from ._base import check_values
+from ._binary import BinaryScaler
+from ._continuous import Standardize, _mean_std, positive_scale
+from ._conv import ConvModality
+
+__all__ = ["Image"]
+
+_LOSSES = ("auto", "bce", "mse")
+
+
+class Image(ConvModality):
+    """Images ``(n, channels, height, width)``, or ``(n, height, width)`` grayscale.
+
+    The encoder is a stack of stride-2 convolutions (kernel 3, ReLU) and
+    the estimator's MLP; the decoder mirrors it with transposed
+    convolutions and is cropped to the exact image size, so any height and
+    width work (odd ones too).
+
+    Parameters
+    ----------
+    channels : sequence of int, default=(16, 32)
+        Output channels of each encoder convolution; each halves the height
+        and width (rounding up). The decoder mirrors them.
+    pixel_loss : {"auto", "bce", "mse"}, default="auto"
+        ``"bce"``: intensities in [0, 1] are the targets of a binary
+        cross-entropy on the decoder's logits, and reconstructions are
+        sigmoids (in [0, 1]). ``"mse"``: each pixel is standardized with its
+        mean and standard deviation over the training images (constant
+        pixels keep a scale of 1), the loss is the MSE in those units, and
+        reconstructions are in original units. ``"auto"`` picks ``"bce"``
+        when every training value is in [0, 1], else ``"mse"``.
+    encoder, decoder : torch.nn.Module, callable or None, default=None
+        Custom architectures; see :class:`Modality`. The encoder reads
+        ``(n_samples, channels, height, width)`` in model units (as given
+        for ``"bce"``, standardized for ``"mse"``); the decoder returns that
+        shape (logits for ``"bce"``).
+
+    Notes
+    -----
+    The loss parameter is named ``pixel_loss``, not ``loss``, because
+    every modality has a :meth:`loss` method that an instance attribute
+    of that name would hide.
+
+    Attributes
+    ----------
+    input_shape_ : tuple of int
+        ``(channels, height, width)``; grayscale ``(n, height, width)`` input
+        has 1 channel.
+    n_features_ : int
+        Number of values in one image.
+    input_ndim_ : int
+        Rank of the array given to :meth:`fit` (3 or 4); reconstructions
+        have this rank.
+    loss_ : {"bce", "mse"}
+        The loss in use (``pixel_loss`` resolved).
+    mean_ : ndarray of shape (channels, height, width)
+        Per-pixel mean; only for the ``"mse"`` loss.
+    scale_ : ndarray of shape (channels, height, width)
+        Per-pixel standard deviation (1 for constant pixels); only for
+        the ``"mse"`` loss.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import torch
+    >>> from skmmae.modalities import Image
+    >>> images = np.random.default_rng(0).random((6, 15, 16))  # grayscale, in [0, 1]
+    >>> m = Image(channels=(4, 8)).fit(images, label="Modality 'img'")
+    >>> m.loss_, m.input_shape_
+    ('bce', (1, 15, 16))
+    >>> decoder = m.build_decoder(encoding_dim=3, hidden_dims=(16,))
+    >>> decoder(torch.zeros(2, 3)).shape
+    torch.Size([2, 1, 15, 16])
+    >>> Image().fit(10 * images).loss_
+    'mse'
+    >>> m.validate(images + 1, label="Modality 'img'")
+    Traceback (most recent call last):
+    ...
+    ValueError: Modality 'img' must hold values in [0, 1] for the image loss 'bce' (use pixel_loss='mse' for other values); values outside it are in 6 rows (first: 0, 1, 2, 3, 4).
+    """
+
+    kind = "image"
+    _spatial_ndim = 2
+    _layout = "(n_samples, channels, height, width), or (n_samples, height, width) for grayscale"
+
+    def __init__(self, channels=(16, 32), pixel_loss="auto", *, encoder=None, decoder=None):
+        super().__init__(channels=channels, encoder=encoder, decoder=decoder)
+        self.pixel_loss = pixel_loss
+
+    def _validate(self, X, label):
+        if self.pixel_loss not in _LOSSES:
+            raise ValueError(
+                f"The 'pixel_loss' parameter of Image must be one of {_LOSSES}. "
+                f"Got {self.pixel_loss!r} instead."
+            )
+        values = super()._validate(X, label)
+        # The fitted loss rules once fitted ("auto" may have become "bce").
+        if getattr(self, "loss_", self.pixel_loss) == "bce":
+            _check_unit_interval(values, label)
+        return values
+
+    def _fit(self, X):
+        self.loss_ = self.pixel_loss
+        if self.pixel_loss == "auto":
+            self.loss_ = "bce" if X.min() >= 0 and X.max() <= 1 else "mse"
+        if self.loss_ == "mse":
+            self.mean_, std = _mean_std(X)
+            self.scale_ = positive_scale(self.mean_, std)
+
+    def build_scaler(self):
+        """``"bce"``: values as they are, sigmoid back; ``"mse"``: per-pixel standardization."""
+        if self.loss_ == "bce":
+            return BinaryScaler(labels=False)
+        return Standardize(self.mean_, self.scale_)
+
+    def loss(self, output, target):
+        """Mean BCE of the logits (``"bce"``) or mean standardized MSE (``"mse"``)."""
+        if self.loss_ == "bce":
+            return F.binary_cross_entropy_with_logits(output, target)
+        return F.mse_loss(output, target)
+
+
+def _check_unit_interval(values, label):
+    flat = values.reshape(len(values), -1)
+    # Two reductions for the common case; the per-row mask only for the message.
+    check_values(
+        values.size == 0 or (values.min() >= 0 and values.max() <= 1),
+        label,
+        "must hold values in [0, 1] for the image loss 'bce' (use "
+        "pixel_loss='mse' for other values); values outside it are",
+        lambda: ((flat < 0) | (flat > 1)).any(axis=1),
+    )
