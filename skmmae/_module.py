@@ -2,6 +2,11 @@
 
 This module knows nothing of skorch or sklearn; the modalities supply the
 layers and losses, :mod:`skmmae.fusion` supplies the fusion.
+
+A batch is a dict of tensors: one per given modality, plus, for a modality
+that some samples lack, a ``(n,)`` mask of 1 (present) and 0 (missing)
+under the key ``name + PRESENT_SUFFIX``. Values in missing rows are never
+read into a code nor scored.
 """
 
 from typing import NamedTuple
@@ -11,15 +16,58 @@ from torch import nn
 
 from .fusion import make_fusion
 
-__all__ = ["AutoencoderOutput", "MultimodalAutoencoderModule", "ReconstructionLoss"]
+__all__ = [
+    "AutoencoderOutput",
+    "MultimodalAutoencoderModule",
+    "PRESENT_SUFFIX",
+    "ReconstructionLoss",
+    "split_presence",
+]
+
+#: Key suffix of the presence mask of a modality inside a batch.
+PRESENT_SUFFIX = "__present"
+
+
+def split_presence(inputs):
+    """Split a batch into modality values and presence masks (by modality name)."""
+    values, present = {}, {}
+    for key, tensor in inputs.items():
+        if key.endswith(PRESENT_SUFFIX):
+            present[key[: -len(PRESENT_SUFFIX)]] = tensor
+        else:
+            values[key] = tensor
+    return values, present
 
 
 class AutoencoderOutput(NamedTuple):
-    """What ``forward`` returns: everything the loss needs, nothing recomputed."""
+    """What ``forward`` returns: everything the loss needs, nothing recomputed.
+
+    Attributes
+    ----------
+    code : Tensor of shape (n_samples, encoding_dim)
+        The fused code (the posterior mean).
+    reconstructions : dict of str -> Tensor
+        Decoder output per modality, from the code that was decoded.
+    targets : dict of str -> Tensor
+        The given modalities in model units.
+    present : dict of str -> Tensor
+        ``(n,)`` presence masks of the modalities some samples lack.
+    logvar : Tensor or None
+        Log variance of the code, in variational mode.
+    expert_decodings : tuple of (reconstructions, weight) or None
+        Mixture of experts in training: each expert's own decoding and its
+        ``(n,)`` weight; the loss averages over them.
+    experts : tuple or None
+        The experts' ``(mean, logvar, weight)``, for their KL terms.
+    """
 
     code: torch.Tensor
     reconstructions: dict
     targets: dict
+    present: dict = {}
+    logvar: torch.Tensor = None
+    expert_decodings: tuple = None
+    experts: tuple = None
 
 
 class MultimodalAutoencoderModule(nn.Module):
@@ -35,9 +83,33 @@ class MultimodalAutoencoderModule(nn.Module):
         Hidden widths of each encoder; decoders mirror them.
     fusion : str
         A name registered in :data:`skmmae.fusion.FUSIONS`.
+    variational : bool, default=False
+        In training, decode a sample of the fusion's Gaussian instead of its
+        mean (the KL term is the criterion's).
+    modality_dropout : float, default=0.0
+        In training, hide each present modality of each sample from the
+        encoders with this probability, never all of a sample's modalities;
+        hidden modalities are still reconstructed and scored, so the model
+        learns to predict them from the others.
+    noise_std : float, default=0.0
+        In training, add Gaussian noise of this standard deviation (in model
+        units) to the encoders' floating-point inputs (denoising).
+    input_dropout : float, default=0.0
+        In training, zero each floating-point encoder input value with this
+        probability (scaling the rest, as ``nn.Dropout`` does).
     """
 
-    def __init__(self, modalities, encoding_dim, hidden_dims, fusion):
+    def __init__(
+        self,
+        modalities,
+        encoding_dim,
+        hidden_dims,
+        fusion,
+        variational=False,
+        modality_dropout=0.0,
+        noise_std=0.0,
+        input_dropout=0.0,
+    ):
         super().__init__()
         hidden_dims = tuple(hidden_dims)
         self.scalers = nn.ModuleDict({n: m.build_scaler() for n, m in modalities.items()})
@@ -45,26 +117,39 @@ class MultimodalAutoencoderModule(nn.Module):
         for name, modality in modalities.items():
             encoders[name], widths[name] = modality.build_encoder(hidden_dims)
         self.encoders = nn.ModuleDict(encoders)
-        self.fusion = make_fusion(fusion, widths, encoding_dim)
+        self.fusion = make_fusion(fusion, widths, encoding_dim, variational)
         self.decoders = nn.ModuleDict(
             {n: m.build_decoder(encoding_dim, hidden_dims) for n, m in modalities.items()}
         )
+        # Kinds whose encoder reads raw values (e.g. counts) take no input noise.
+        self.noisy = {n for n, m in modalities.items() if m.accepts_input_noise}
+        self.variational = variational
+        self.modality_dropout = modality_dropout
+        self.noise_std = noise_std
+        self.input_dropout = input_dropout
 
     def scale(self, inputs):
         """Original units -> model units, per modality."""
         return {name: self.scalers[name](x) for name, x in inputs.items()}
 
-    def encode_scaled(self, scaled):
-        """Code from inputs already in model units."""
+    def posterior(self, scaled, present):
+        """The fusion's :class:`~skmmae.fusion.Posterior` from inputs in model units."""
         features = {name: self.encoders[name](x) for name, x in scaled.items()}
-        return self.fusion(features)
+        return self.fusion(features, present)
 
     def encode(self, **inputs):
-        """Code from inputs in original units."""
-        return self.encode_scaled(self.scale(inputs))
+        """Code (posterior mean) from a batch in original units."""
+        values, present = split_presence(inputs)
+        return self.posterior(self.scale(values), present).mean
+
+    def encode_with_logvar(self, **inputs):
+        """Code and its log variance from a batch in original units."""
+        values, present = split_presence(inputs)
+        posterior = self.posterior(self.scale(values), present)
+        return posterior.mean, posterior.logvar
 
     def decode(self, code):
-        """Reconstructions in model units."""
+        """Decoder output of every modality, in model units."""
         return {name: decoder(code) for name, decoder in self.decoders.items()}
 
     def decode_original(self, code):
@@ -74,46 +159,152 @@ class MultimodalAutoencoderModule(nn.Module):
         }
 
     def forward(self, **inputs):
-        targets = self.scale(inputs)
-        code = self.encode_scaled(targets)
-        return AutoencoderOutput(code, self.decode(code), targets)
+        values, present = split_presence(inputs)
+        targets = self.scale(values)
+        encoder_inputs, visible = targets, present
+        if self.training:
+            encoder_inputs = self._corrupt(targets)
+            if self.modality_dropout > 0:
+                visible = self._hide_modalities(targets, present)
+        posterior = self.posterior(encoder_inputs, visible)
+        expert_decodings = None
+        if self.training and posterior.experts is not None:
+            expert_decodings = tuple(
+                (self.decode(self._draw(mean, logvar)), weight)
+                for mean, logvar, weight in posterior.experts
+            )
+            reconstructions = expert_decodings[0][0]
+        else:
+            code = self._draw(posterior.mean, posterior.logvar) if self.training else posterior.mean
+            reconstructions = self.decode(code)
+        return AutoencoderOutput(
+            posterior.mean,
+            reconstructions,
+            targets,
+            present,
+            posterior.logvar if self.variational else None,
+            expert_decodings,
+            posterior.experts if self.variational else None,
+        )
+
+    def _draw(self, mean, logvar):
+        """A sample of N(mean, exp(logvar)) in variational mode, else the mean."""
+        if not self.variational:
+            return mean
+        return mean + torch.randn_like(mean) * torch.exp(0.5 * logvar)
+
+    def _corrupt(self, targets):
+        if not (self.noise_std or self.input_dropout):
+            return targets
+        corrupted = {}
+        for name, x in targets.items():
+            if name in self.noisy and x.is_floating_point():
+                if self.noise_std:
+                    x = x + self.noise_std * torch.randn_like(x)
+                if self.input_dropout:
+                    x = nn.functional.dropout(x, self.input_dropout, training=True)
+            corrupted[name] = x
+        return corrupted
+
+    def _hide_modalities(self, targets, present):
+        """Presence masks with each present modality hidden with some probability.
+
+        Never hides all of a sample's modalities: a sample left with none
+        keeps one of its present modalities, chosen at random. Fixed shapes
+        throughout (no boolean indexing), so CUDA graphs can capture it.
+        """
+        names = list(targets)
+        like = targets[names[0]]
+        n = len(like)
+        ones = torch.ones(n, device=like.device)
+        has = torch.stack([present[name].float() if name in present else ones for name in names], 1)
+        keep = (torch.rand_like(has) >= self.modality_dropout).float() * has
+        # Random scores over the present modalities; the best one is the fallback.
+        fallback = nn.functional.one_hot((torch.rand_like(has) * has).argmax(1), len(names))
+        keep = torch.where(keep.sum(1, keepdim=True) > 0, keep, fallback.float())
+        return {name: keep[:, i] for i, name in enumerate(names)}
 
 
 class ReconstructionLoss(nn.Module):
-    """Weighted mean over modalities of each modality's own mean loss.
+    """Weighted reconstruction loss over modalities, plus ``beta`` times the KL term.
 
-    With equal weights each modality counts the same, whatever its number
-    of features, so a 6-feature view is not drowned by a 240-feature one.
+    Each modality's loss is the mean of its per-sample losses over the
+    samples that have it; with equal weights each modality then counts the
+    same, whatever its number of features, so a 6-feature view is not
+    drowned by a 240-feature one.
 
     Parameters
     ----------
     modalities : dict of str -> Modality
-        Fitted modalities; each supplies ``loss(output, target)``.
+        Fitted modalities; each supplies ``sample_loss(output, target)``.
     weights : dict of str -> float or None, default=None
         Relative weight of each modality's loss (normalized to sum to one);
         None weighs all modalities equally.
+    beta : float, default=1.0
+        Weight of the KL divergence of the code from N(0, I) (variational
+        mode only), averaged over code dimensions and samples. A callback
+        may change it during training (KL warm-up).
     """
 
-    def __init__(self, modalities, weights=None):
+    def __init__(self, modalities, weights=None, beta=1.0):
         super().__init__()
         self.modalities = dict(modalities)
         weights = weights or {name: 1.0 for name in self.modalities}
         total = sum(weights.values())
         self.weights = {name: weights[name] / total for name in self.modalities}
+        self.beta = beta
 
     def per_modality(self, output):
-        """Each modality's mean loss (unweighted), as a dict of scalars."""
-        # Reduced in float32 even when the forward pass ran under bf16 autocast;
-        # integer targets (classes, tokens) stay integers.
-        return {
-            name: modality.loss(output.reconstructions[name].float(), _float(output.targets[name]))
-            for name, modality in self.modalities.items()
-        }
+        """Each given modality's mean loss over the samples that have it."""
+        decodings = output.expert_decodings or ((output.reconstructions, None),)
+        losses = {}
+        for name, target in output.targets.items():
+            modality = self.modalities[name]
+            # Reduced in float32 even when the forward pass ran under bf16
+            # autocast; integer targets (classes, tokens) stay integers.
+            target = target.float() if target.is_floating_point() else target
+            has = output.present.get(name)
+            total = 0.0
+            for reconstructions, weight in decodings:
+                per_sample = modality.sample_loss(reconstructions[name].float(), target)
+                mask = _combine(has, weight)
+                total = total + (
+                    per_sample.mean() if mask is None else _masked_mean(per_sample, mask, has)
+                )
+            losses[name] = total
+        return losses
+
+    def kl(self, output):
+        """KL divergence from N(0, I), averaged over code dimensions and samples."""
+        if output.experts is not None:
+            return sum(
+                (_kl(mean, logvar).mean(1) * weight).mean() for mean, logvar, weight in output.experts
+            )
+        if output.logvar is None:
+            return None
+        return _kl(output.code, output.logvar).mean()
 
     def forward(self, output):
         losses = self.per_modality(output)
-        return sum(self.weights[name] * loss for name, loss in losses.items())
+        loss = sum(self.weights[name] * value for name, value in losses.items())
+        kl = self.kl(output)
+        return loss if kl is None else loss + self.beta * kl
 
 
-def _float(target):
-    return target.float() if target.is_floating_point() else target
+def _kl(mean, logvar):
+    mean, logvar = mean.float(), logvar.float()
+    return 0.5 * (mean**2 + torch.exp(logvar) - 1.0 - logvar)
+
+
+def _combine(has, weight):
+    if has is None:
+        return weight
+    if weight is None:
+        return has.float()
+    return has.float() * weight
+
+
+def _masked_mean(per_sample, mask, has):
+    """Sum of ``mask * per_sample`` over the samples that have the modality."""
+    count = len(per_sample) if has is None else has.float().sum()
+    return (per_sample * mask).sum() / torch.clamp(torch.as_tensor(count, dtype=per_sample.dtype), min=1.0)

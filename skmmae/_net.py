@@ -17,13 +17,20 @@ import numpy as np
 import torch
 from scipy import sparse
 from skorch import NeuralNet
+from skorch.callbacks import Callback
 from skorch.dataset import unpack_data
 from skorch.utils import is_dataset
 from torch.utils.data import DataLoader, Dataset
 
 from ._sparse import SparseRows
 
-__all__ = ["MultimodalNet", "TensorBatchIterator", "TensorDictDataset", "TensorValidSplit"]
+__all__ = [
+    "KLWarmup",
+    "MultimodalNet",
+    "TensorBatchIterator",
+    "TensorDictDataset",
+    "TensorValidSplit",
+]
 
 
 class TensorDictDataset(Dataset):
@@ -149,6 +156,29 @@ class TensorValidSplit:
             )
         order = np.random.RandomState(self.seed).permutation(n)
         return dataset.take(np.sort(order[n_valid:])), dataset.take(np.sort(order[:n_valid]))
+
+
+class KLWarmup(Callback):
+    """Raise the criterion's KL weight linearly to ``beta`` over the first epochs.
+
+    At the start of epoch ``e`` (from 1) the weight is
+    ``beta * min(1, e / epochs)``.
+
+    Parameters
+    ----------
+    beta : float
+        The final KL weight.
+    epochs : int
+        Length of the warm-up, in epochs.
+    """
+
+    def __init__(self, beta, epochs):
+        self.beta = beta
+        self.epochs = epochs
+
+    def on_epoch_begin(self, net, **kwargs):
+        epoch = len(net.history)  # the net has already opened this epoch's row
+        net.criterion_.beta = self.beta * min(1.0, epoch / self.epochs)
 
 
 class MultimodalNet(NeuralNet):
@@ -325,6 +355,16 @@ class MultimodalNet(NeuralNet):
         with torch.inference_mode(), self._autocast():
             codes = [self.module_.encode(**Xi) for Xi in self._inference_batches(X)]
         return torch.cat(codes).float().cpu().numpy()
+
+    def encode_with_logvar(self, X):
+        """Codes of X and their log variances, as float32 ndarrays."""
+        means, logvars = [], []
+        with torch.inference_mode(), self._autocast():
+            for Xi in self._inference_batches(X):
+                mean, logvar = self.module_.encode_with_logvar(**Xi)
+                means.append(mean)
+                logvars.append(logvar)
+        return _to_numpy(torch.cat(means)), _to_numpy(torch.cat(logvars))
 
     def decode(self, Z):
         """Reconstructions in original units of codes ``Z``, per modality."""

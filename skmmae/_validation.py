@@ -29,18 +29,27 @@ from sklearn.utils.validation import check_array, validate_data
 
 __all__ = [
     "ARRAY_MODALITY",
+    "MISSING_SUFFIX",
     "InputLayout",
     "as_float_array",
     "as_integer_array",
     "check_code",
     "check_finite",
     "check_fitted_modalities",
+    "check_some_modality",
+    "extract_missing",
     "restore_layout",
+    "restore_modality",
     "split_modalities",
+    "take_rows",
 ]
 
 #: Name of the single modality when X is a plain array or DataFrame.
 ARRAY_MODALITY = "X"
+
+#: ``X["<name>" + MISSING_SUFFIX]``: a boolean mask, True where a sample lacks
+#: the modality ``name`` (for kinds whose values cannot be NaN).
+MISSING_SUFFIX = "__missing"
 
 _MAPPING, _SLICEDICT, _MULTIINDEX, _ARRAY, _FRAME = (
     "mapping",
@@ -123,8 +132,11 @@ def _split_mapping(X):
                 f"{type(key).__name__}."
             )
     kind = _SLICEDICT if isinstance(X, SliceDict) else _MAPPING
-    layout = InputLayout(kind, {name: _column_names(value) for name, value in X.items()})
-    data = {name: _as_block(value, layout.describe(name)) for name, value in X.items()}
+    names = [name for name in X if not name.endswith(MISSING_SUFFIX)]
+    layout = InputLayout(kind, {name: _column_names(X[name]) for name in names})
+    data = {name: _as_block(X[name], layout.describe(name)) for name in names}
+    # Missing-row masks travel along; extract_missing checks and applies them.
+    data.update({key: _as_mask(X[key], key) for key in X if key.endswith(MISSING_SUFFIX)})
     return data, layout
 
 
@@ -188,6 +200,18 @@ def _as_block(value, label):
             "values.reshape(-1, 1)."
         )
     return block
+
+
+def _as_mask(value, key):
+    if torch.is_tensor(value):
+        value = value.detach().cpu().numpy()
+    mask = np.asarray(value)
+    if mask.ndim != 1 or not (mask.dtype == bool or np.isin(mask, (0, 1)).all()):
+        raise ValueError(
+            f"X[{key!r}] must be a 1-D boolean mask (True where a sample lacks the "
+            f"modality); got an array of shape {mask.shape} and dtype {mask.dtype}."
+        )
+    return mask.astype(bool)
 
 
 def _rank_phrase(ndims):
@@ -280,6 +304,111 @@ def as_integer_array(value, label, ndims=(2,)):
     return np.ascontiguousarray(array, dtype=np.int64)
 
 
+def extract_missing(data, layout, fitting):
+    """Find the rows where a sample lacks a modality, and fill them.
+
+    A sample lacks a modality where its row is entirely NaN (or None, for
+    object values), or where the mask ``X[name + MISSING_SUFFIX]`` is True.
+    Those rows are replaced by a copy of the modality's first present row,
+    so that every later check and conversion sees valid values; the masks
+    keep them out of every code and loss. At ``transform``, a modality
+    missing in every row is dropped, as if its key were absent.
+
+    Parameters
+    ----------
+    data : dict of str -> block
+        Output of :func:`split_modalities` (masks included).
+    layout : InputLayout
+        Its layout, for messages.
+    fitting : bool
+        Whether this is ``fit`` (a modality missing everywhere is an error).
+
+    Returns
+    -------
+    data : dict of str -> block
+        The blocks, filled, without the mask entries.
+    missing : dict of str -> ndarray of bool of shape (n_samples,)
+        For each modality that some (not all) samples lack: True where lacking.
+    """
+    masks = {key[: -len(MISSING_SUFFIX)]: data[key] for key in data if key.endswith(MISSING_SUFFIX)}
+    blocks = {name: block for name, block in data.items() if not name.endswith(MISSING_SUFFIX)}
+    unknown = [name for name in masks if name not in blocks]
+    if unknown:
+        raise ValueError(
+            f"X has missing-row masks for {unknown}, which X has no values for; masks "
+            f"must name one of its modalities {list(blocks)}."
+        )
+    missing, filled = {}, {}
+    for name, block in blocks.items():
+        lacking = _missing_rows(block)
+        if name in masks:
+            lacking = masks[name] if lacking is None else lacking | masks[name]
+        if lacking is None or not lacking.any():
+            filled[name] = block
+        elif lacking.all():
+            if fitting:
+                raise ValueError(
+                    f"{layout.describe(name)} is missing (all NaN or masked) in every "
+                    "sample; a modality must be present in some samples to be fitted."
+                )
+        else:
+            missing[name] = lacking
+            first = int(np.argmin(lacking))
+            filled[name] = take_rows(block, np.where(lacking, first, np.arange(len(lacking))))
+    return filled, missing
+
+
+def _missing_rows(block):
+    """Rows entirely NaN (None for objects), or None when no row can be."""
+    if sparse.issparse(block):
+        return None
+    if isinstance(block, pd.DataFrame):
+        return block.isna().to_numpy().all(axis=1) if block.shape[1] else None
+    if block.dtype.kind == "f":
+        with np.errstate(over="ignore", invalid="ignore"):
+            if np.isfinite(block.sum()):  # one reduction proves there is no NaN
+                return None
+        return np.isnan(block.reshape(len(block), -1)).all(axis=1)
+    if block.dtype.kind == "O":
+        return pd.isna(block.reshape(len(block), -1)).all(axis=1)
+    return None
+
+
+def take_rows(block, rows):
+    """Rows ``rows`` (indices or a boolean mask) of an ndarray, sparse matrix or DataFrame."""
+    rows = np.flatnonzero(rows) if np.asarray(rows).dtype == bool else np.asarray(rows)
+    if isinstance(block, pd.DataFrame):
+        return block.iloc[rows]
+    return block[rows]
+
+
+def check_some_modality(missing, given, fitted, n_samples):
+    """Raise if a sample lacks every modality.
+
+    Parameters
+    ----------
+    missing : dict of str -> ndarray of bool
+        Missing rows of the given modalities that lack some.
+    given : iterable of str
+        The modalities X has values for.
+    fitted : iterable of str
+        All modalities (a fitted one not given is missing everywhere).
+    n_samples : int
+        Number of samples.
+    """
+    given = set(given)
+    lacking_all = np.ones(n_samples, dtype=bool)
+    for name in fitted:
+        if name in given:
+            lacking_all &= missing.get(name, np.zeros(n_samples, dtype=bool))
+    if lacking_all.any():
+        raise ValueError(
+            f"{int(lacking_all.sum())} samples have no modality at all (first rows: "
+            f"{_first_rows(lacking_all)}); each sample needs at least one modality to be "
+            "encoded."
+        )
+
+
 def _check_same_length(data, layout):
     lengths = {name: values.shape[0] for name, values in data.items()}
     if len(set(lengths.values())) > 1:
@@ -309,14 +438,8 @@ def check_finite(values, label):
     finite = np.isfinite(values)
     if finite.all():  # the sum overflowed; every value is finite
         return
-    nan_rows = np.isnan(values).all(axis=1)
-    if nan_rows.any():
-        rows = _first_rows(nan_rows)
-        raise ValueError(
-            f"{label} is entirely NaN in {nan_rows.sum()} rows (first: {rows}). "
-            "An all-NaN row will mean 'this sample lacks the modality'; missing "
-            "modalities are not supported yet."
-        )
+    # Rows entirely NaN never get here from the estimator: they mark a
+    # missing modality and are filled before the modality checks its values.
     bad = ~finite.all(axis=1)
     what = "NaN" if np.isnan(values).any() else "infinity (or a value too large for float32)"
     raise ValueError(
@@ -331,7 +454,7 @@ def _first_rows(mask, limit=5):
 
 
 def check_fitted_modalities(data, layout, modalities, estimator_name, fitted_names=None):
-    """Check that data has exactly the fitted modalities; validate each one.
+    """Check that data has only fitted modalities; validate each one given.
 
     Parameters
     ----------
@@ -350,7 +473,8 @@ def check_fitted_modalities(data, layout, modalities, estimator_name, fitted_nam
     Returns
     -------
     data : dict of str -> ndarray
-        Each modality's validated values, ordered as in ``modalities``.
+        Each given modality's validated values, ordered as in ``modalities``;
+        fitted modalities absent from X are absent here too.
     """
     unknown = [name for name in data if name not in modalities]
     if unknown:
@@ -358,14 +482,15 @@ def check_fitted_modalities(data, layout, modalities, estimator_name, fitted_nam
             f"X has modalities {unknown} that were not seen in fit; the fitted "
             f"modalities are {list(modalities)}."
         )
-    missing = [name for name in modalities if name not in data]
-    if missing:
+    if not data:
         raise ValueError(
-            f"X lacks the modalities {missing} that {estimator_name} was fitted "
-            "with; encoding from a subset of modalities is not supported yet."
+            f"X has none of the modalities {estimator_name} was fitted with "
+            f"({list(modalities)}); it needs at least one."
         )
     checked = {}
     for name, modality in modalities.items():
+        if name not in data:
+            continue  # a modality absent from X is missing in every sample
         label = layout.describe(name)
         _check_same_feature_names(name, layout, (fitted_names or {}).get(name))
         checked[name] = modality.validate(data[name], label)
@@ -456,3 +581,31 @@ def restore_layout(data, layout, index=None):
             values if columns is None else pd.DataFrame(values, columns=columns, index=index)
         )
     return SliceDict(**restored) if layout.kind == _SLICEDICT else restored
+
+
+def restore_modality(values, layout, name, index=None):
+    """One modality's values in the form it had in ``layout``.
+
+    Parameters
+    ----------
+    values : ndarray
+        The modality's values.
+    layout : InputLayout
+        The form of the data given to fit.
+    name : str
+        The modality.
+    index : pandas.Index, default=None
+        Row labels for DataFrame outputs.
+
+    Returns
+    -------
+    ndarray or DataFrame
+        A DataFrame where the modality had column labels (a DataFrame block,
+        or MultiIndex columns ``(name, feature)``), else the array.
+    """
+    columns = layout.feature_names.get(name)
+    if columns is None:
+        return values
+    if layout.kind == _MULTIINDEX:
+        columns = pd.MultiIndex.from_product([[name], columns])
+    return pd.DataFrame(values, columns=columns, index=index)

@@ -19,18 +19,32 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from ._compat import Interval, StrOptions, _fit_context
-from ._module import MultimodalAutoencoderModule, ReconstructionLoss
-from ._net import MultimodalNet, TensorValidSplit
+from ._module import PRESENT_SUFFIX, MultimodalAutoencoderModule, ReconstructionLoss
+from ._net import KLWarmup, MultimodalNet, TensorValidSplit
 from ._validation import (
     check_code,
     check_fitted_modalities,
+    check_some_modality,
+    extract_missing,
     restore_layout,
+    restore_modality,
     split_modalities,
+    take_rows,
 )
 from .fusion import FUSIONS
 from .modalities import infer_modality, make_modality
 
 __all__ = ["MultimodalAutoencoder"]
+
+
+def _n_rows(data):
+    return next(iter(data.values())).shape[0]
+
+
+def _with_presence(data, missing):
+    """The blocks plus a float 0/1 presence mask per modality that some samples lack."""
+    masks = {name + PRESENT_SUFFIX: (~rows).astype(np.float32) for name, rows in missing.items()}
+    return {**data, **masks}
 
 
 def _sample_rows(data, n, seed):
@@ -77,10 +91,40 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
     hidden_dims : sequence of int, default=(256, 128)
         Hidden layer widths of each modality's encoder; the decoders mirror
         them. An empty sequence gives linear encoders and decoders.
-    fusion : {"mean", "concat"}, default="mean"
-        How per-modality features become one code: ``"mean"`` maps each
-        modality to a code and averages them, ``"concat"`` concatenates the
-        modalities' features and maps them to the code with one linear layer.
+    fusion : {"mean", "concat", "poe", "moe"}, default="mean"
+        How per-modality features become one code (see
+        :mod:`skmmae.fusion`): ``"mean"`` maps each modality to a code and
+        averages those of the present modalities; ``"concat"`` concatenates
+        the modalities' features (a learned placeholder standing in for a
+        missing one) and maps them with one linear layer; ``"poe"`` multiplies
+        one Gaussian expert per present modality with a N(0, I) prior;
+        ``"moe"`` mixes the experts, and trains each modality's code to
+        reconstruct every modality on its own.
+    variational : bool, default=False
+        Train a variational autoencoder: codes are Gaussians, training
+        decodes samples of them and adds ``beta`` times their KL divergence
+        from N(0, I). :meth:`transform` still returns the posterior means;
+        ``transform(X, return_std=True)`` also gives the posterior standard
+        deviations, and :meth:`sample` draws new samples.
+    beta : float, default=1.0
+        Weight of the KL term (averaged over code dimensions and samples)
+        when ``variational=True``.
+    kl_warmup_epochs : int, default=0
+        Raise the KL weight linearly from ``beta / kl_warmup_epochs`` to
+        ``beta`` over this many epochs (a skorch callback); 0 keeps ``beta``.
+    modality_dropout : float, default=0.0
+        During training, hide each modality of each sample from the encoders
+        with this probability (never all of a sample's modalities) while
+        still scoring its reconstruction: the model learns to predict a
+        modality from the others, and codes from a subset stay good.
+    noise_std : float, default=0.0
+        During training, add Gaussian noise of this standard deviation to the
+        encoders' inputs (in model units: standard deviations for continuous
+        data), for a denoising autoencoder. Integer inputs (categories,
+        tokens) and raw counts are left as they are.
+    input_dropout : float, default=0.0
+        During training, zero each value of the encoders' floating-point
+        inputs with this probability (denoising by masking).
     max_epochs : int, default=100
         Number of passes over the training data.
     batch_size : int, default=128
@@ -177,6 +221,12 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         "modality_weights": [StrOptions({"balanced"}), dict, None],
         "hidden_dims": ["array-like"],
         "fusion": [StrOptions(set(FUSIONS))],
+        "variational": ["boolean"],
+        "beta": [Interval(Real, 0, None, closed="left")],
+        "kl_warmup_epochs": [Interval(Integral, 0, None, closed="left")],
+        "modality_dropout": [Interval(Real, 0, 1, closed="left")],
+        "noise_std": [Interval(Real, 0, None, closed="left")],
+        "input_dropout": [Interval(Real, 0, 1, closed="left")],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "lr": [Interval(Real, 0, None, closed="neither")],
@@ -202,6 +252,12 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         modality_weights=None,
         hidden_dims=(256, 128),
         fusion="mean",
+        variational=False,
+        beta=1.0,
+        kl_warmup_epochs=0,
+        modality_dropout=0.0,
+        noise_std=0.0,
+        input_dropout=0.0,
         max_epochs=100,
         batch_size=128,
         lr=1e-3,
@@ -223,6 +279,12 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         self.modality_weights = modality_weights
         self.hidden_dims = hidden_dims
         self.fusion = fusion
+        self.variational = variational
+        self.beta = beta
+        self.kl_warmup_epochs = kl_warmup_epochs
+        self.modality_dropout = modality_dropout
+        self.noise_std = noise_std
+        self.input_dropout = input_dropout
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.lr = lr
@@ -251,7 +313,10 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
             images or time series; as a dict / ``skorch.helper.SliceDict``
             (use the latter for cross-validation), a DataFrame with 2-level
             MultiIndex columns ``(modality, feature)``, or a single 2-D array
-            or DataFrame.
+            or DataFrame. A sample lacks a modality where its row is entirely
+            NaN, or where the boolean mask ``X[name + "__missing"]`` is True
+            (for kinds without NaN, e.g. tokens); missing modalities are left
+            out of the fusion and the loss. Every sample needs one modality.
         y : None
             Ignored; present for API consistency.
 
@@ -263,7 +328,9 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         hidden_dims = self._check_hidden_dims()
         device = self._resolve_device()
         data, self._layout = split_modalities(X, estimator=self, reset=True)
-        data = self._fit_modalities(data)
+        data, missing = extract_missing(data, self._layout, fitting=True)
+        check_some_modality(missing, data, data, _n_rows(data))
+        data = _with_presence(self._fit_modalities(data, missing), missing)
         if self._layout.kind not in ("array", "frame"):
             self._forget_array_feature_names()
             self.n_features_in_ = sum(m.n_features_ for m in self.modalities_.values())
@@ -281,21 +348,97 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
             self.net_.partial_fit(data)
         return self
 
-    def transform(self, X):
+    def transform(self, X, return_std=False):
         """Encode X into the shared code.
 
         Parameters
         ----------
         X : dict of str -> array-like, SliceDict, DataFrame or array-like
-            The same modalities, in the same form, as in :meth:`fit`.
+            Modalities in the form used in :meth:`fit`; any subset of them. A
+            modality whose key is absent, or whose row is entirely NaN (or
+            masked), is missing in that sample, and the code comes from the
+            others: an absent key and all-NaN rows give the same codes.
+        return_std : bool, default=False
+            Also return the posterior standard deviation of each code value
+            (needs ``variational=True``).
 
         Returns
         -------
         Z : ndarray of shape (n_samples, encoding_dim)
-            The codes, float32.
+            The codes (posterior means), float32.
+        Z_std : ndarray of shape (n_samples, encoding_dim)
+            Only with ``return_std=True``: the posterior standard deviations.
         """
         data = self._check_input(X)
-        return self.net_.encode(data)
+        if not return_std:
+            return self.net_.encode(data)
+        if not self.variational:
+            raise ValueError(
+                "transform(X, return_std=True) needs a variational model; this "
+                f"{type(self).__name__} has variational=False."
+            )
+        mean, logvar = self.net_.encode_with_logvar(data)
+        return mean, np.exp(0.5 * logvar)
+
+    def predict_modality(self, X, target):
+        """Predict the modality ``target`` from the other modalities of X.
+
+        Parameters
+        ----------
+        X : dict of str -> array-like, SliceDict or DataFrame
+            Modalities in the form used in :meth:`fit`. ``target`` may be
+            absent; its values, if given, are ignored.
+        target : str
+            The fitted modality to predict.
+
+        Returns
+        -------
+        ndarray or DataFrame
+            The predicted values of ``target``, in its original units and
+            form (as :meth:`inverse_transform` gives it).
+        """
+        check_is_fitted(self)
+        if target not in self.modalities_:
+            raise ValueError(
+                f"predict_modality: {target!r} is not a fitted modality; the fitted "
+                f"modalities are {list(self.modalities_)}."
+            )
+        if len(self.modalities_) < 2:
+            raise ValueError(
+                f"predict_modality needs a model of several modalities; this one was "
+                f"fitted on {list(self.modalities_)} only."
+            )
+        index = getattr(X, "index", None)
+        codes = self.net_.encode(self._check_input(X, leave_out=target))
+        values = self.net_.decode(codes)[target]
+        return restore_modality(
+            self.modalities_[target].restore(values), self._layout, target, index=index
+        )
+
+    def sample(self, n_samples=1, random_state=None):
+        """Draw new samples of every modality from the prior N(0, I).
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+            Number of samples.
+        random_state : int, RandomState instance or None, default=None
+            Seeds the draw of the codes.
+
+        Returns
+        -------
+        X_new : dict, SliceDict, DataFrame or ndarray
+            The decoded samples, in the form of :meth:`inverse_transform`.
+        """
+        check_is_fitted(self)
+        if not self.variational:
+            raise ValueError(
+                f"sample needs a variational model; this {type(self).__name__} has "
+                "variational=False."
+            )
+        rng = check_random_state(random_state)
+        codes = rng.standard_normal((n_samples, self.encoding_dim)).astype(np.float32)
+        return self.inverse_transform(codes)
 
     def inverse_transform(self, X):
         """Reconstruct every modality from codes.
@@ -348,22 +491,36 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         tags.transformer_tags.preserves_dtype = ["float32"]
         return tags
 
-    def _check_input(self, X):
+    def _check_input(self, X, leave_out=None):
+        """Validated blocks of X (any subset of the fitted modalities) with presence masks."""
         check_is_fitted(self)
         data, layout = split_modalities(X, estimator=self, reset=False)
-        return check_fitted_modalities(
+        if leave_out is not None:
+            data = {k: v for k, v in data.items() if k not in (leave_out, leave_out + "__missing")}
+        data, missing = extract_missing(data, layout, fitting=False)
+        data = check_fitted_modalities(
             data, layout, self.modalities_, type(self).__name__, self._layout.feature_names
         )
+        check_some_modality(missing, data, self.modalities_, _n_rows(data))
+        return _with_presence(data, missing)
 
-    def _fit_modalities(self, data):
-        """Resolve, fit and apply each modality; set ``modalities_``."""
+    def _fit_modalities(self, data, missing):
+        """Resolve, fit and apply each modality; set ``modalities_``.
+
+        A modality that some samples lack learns its statistics from the
+        samples that have it.
+        """
         specs = self._named("modalities", data)
         self.modalities_, checked = {}, {}
         for name, block in data.items():
             label = self._layout.describe(name)
             spec = specs.get(name)
             modality = infer_modality(block, label) if spec is None else make_modality(spec, label)
-            checked[name] = modality.fit_validate(block, label)
+            if name in missing:
+                modality.fit(take_rows(block, ~missing[name]), label)
+                checked[name] = modality.validate(block, label)
+            else:
+                checked[name] = modality.fit_validate(block, label)
             self.modalities_[name] = modality
         return checked
 
@@ -446,7 +603,8 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
             fused = on_cuda and builtin_adam
         graphs = self.cuda_graphs
         if graphs == "auto":
-            graphs = on_cuda and builtin_adam and not self.callbacks
+            # A KL warm-up changes beta between epochs, which a graph would freeze.
+            graphs = on_cuda and builtin_adam and not self.callbacks and not self._kl_warmup()
         if graphs and not on_cuda:
             raise ValueError(
                 f"cuda_graphs=True needs a CUDA device; the device is {device}. "
@@ -469,10 +627,15 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
             kwargs["capturable"] = True
         return kwargs, bool(graphs)
 
+    def _kl_warmup(self):
+        return self.variational and self.kl_warmup_epochs > 0
+
     def _build_net(self, hidden_dims, device, seed):
         optimizer = _OPTIMIZERS.get(self.optimizer, self.optimizer)
         optimizer_kwargs, graphs = self._speed_options(optimizer, device)
         callbacks = copy.deepcopy(list(self.callbacks or []))
+        if self._kl_warmup():
+            callbacks.append(("kl_warmup", KLWarmup(self.beta, self.kl_warmup_epochs)))
         train_split = None
         if self.early_stopping:
             train_split = TensorValidSplit(self.validation_fraction, seed)
@@ -491,7 +654,12 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
             module__encoding_dim=self.encoding_dim,
             module__hidden_dims=hidden_dims,
             module__fusion=self.fusion,
+            module__variational=self.variational,
+            module__modality_dropout=self.modality_dropout,
+            module__noise_std=self.noise_std,
+            module__input_dropout=self.input_dropout,
             criterion__modalities=self.modalities_,
+            criterion__beta=self.beta,
             optimizer=optimizer,
             optimizer__weight_decay=self.weight_decay,
             **{f"optimizer__{key}": value for key, value in optimizer_kwargs.items()},

@@ -1,19 +1,109 @@
-"""How per-modality features become one shared code.
+"""How per-modality features become one shared code, with modalities missing.
 
 A fusion is an ``nn.Module`` built from the width of each modality's
-encoder output and the code size; its ``forward`` takes a dict of
-per-modality features and returns the code. Fusions are chosen by name
-through :data:`FUSIONS`, so the estimator never branches on them.
+encoder output, the code size and whether the model is variational. Its
+``forward(features, present)`` takes
+
+- ``features``: a dict name -> ``(n, width)`` tensor for the modalities given
+  in the batch (a modality absent from it is missing in every sample), and
+- ``present``: a dict name -> ``(n,)`` float tensor of 1 (has the modality)
+  and 0 (lacks it), for the given modalities that lack some rows (a name
+  absent from it is present in every sample),
+
+and returns a :class:`Posterior`: the code (a Gaussian's mean), its log
+variance where the fusion has one, and the experts to decode one by one for
+the mixture of experts. Fusions never look at what kind of data produced
+the features, and missing modalities never enter a code: no imputation by
+zeros. Fusions are chosen by name through :data:`FUSIONS`, so the estimator
+never branches on them.
 """
+
+from typing import NamedTuple
 
 import torch
 from torch import nn
 
-__all__ = ["ConcatFusion", "FUSIONS", "MeanFusion", "make_fusion"]
+__all__ = [
+    "ConcatFusion",
+    "FUSIONS",
+    "MeanFusion",
+    "MixtureOfExperts",
+    "Posterior",
+    "ProductOfExperts",
+    "make_fusion",
+]
+
+# Log variances are kept in a range where exp() is safe in float32.
+_LOGVAR_RANGE = (-12.0, 12.0)
 
 
-class ConcatFusion(nn.Module):
+class Posterior(NamedTuple):
+    """A batch of codes as Gaussians.
+
+    Attributes
+    ----------
+    mean : Tensor of shape (n_samples, encoding_dim)
+        The code of each sample (what ``transform`` returns).
+    logvar : Tensor of shape (n_samples, encoding_dim) or None
+        Log variance around ``mean``; None for a deterministic fusion.
+    experts : tuple of (mean, logvar, weight) or None
+        For the mixture of experts only: each modality's own Gaussian and its
+        ``(n,)`` weight in the mixture (0 where the modality is missing), so
+        that training decodes each expert's code separately.
+    """
+
+    mean: torch.Tensor
+    logvar: torch.Tensor = None
+    experts: tuple = None
+
+
+class _Fusion(nn.Module):
+    """What all fusions share: sizes, and presence masks as weights."""
+
+    def __init__(self, in_features, encoding_dim, variational=False):
+        super().__init__()
+        self.names = list(in_features)
+        self.encoding_dim = encoding_dim
+        self.variational = variational
+
+    def _weights(self, features, present):
+        """``(n, M)`` presence weights over the given modalities, and their names."""
+        names = [name for name in self.names if name in features]
+        n = len(features[names[0]])
+        like = features[names[0]]
+        columns = [
+            present[name].to(like.dtype) if name in present else like.new_ones(n)
+            for name in names
+        ]
+        return names, torch.stack(columns, dim=1)
+
+
+def _heads(in_features, encoding_dim, outputs):
+    """One linear map per modality from its features to ``outputs * encoding_dim``."""
+    return nn.ModuleDict(
+        {name: nn.Linear(width, outputs * encoding_dim) for name, width in in_features.items()}
+    )
+
+
+def _split(stats, encoding_dim):
+    """``(n, 2d)`` -> mean, clamped log variance."""
+    mean, logvar = stats[:, :encoding_dim], stats[:, encoding_dim:]
+    return mean, logvar.clamp(*_LOGVAR_RANGE)
+
+
+def _weighted_mean(values, weights):
+    """Mean over modalities of ``(n, M, d)`` values, weighted by ``(n, M)``."""
+    total = weights.sum(dim=1, keepdim=True).clamp_min(1e-12)
+    return (values * weights[..., None]).sum(dim=1) / total
+
+
+class ConcatFusion(_Fusion):
     """Concatenate the modalities' features and map them to the code.
+
+    A missing modality's features are replaced by a learned placeholder
+    vector of its own (one per modality, trained with the rest), so the
+    joint layer always sees a full input; only that vector, never the
+    missing values, enters the code.
 
     Parameters
     ----------
@@ -21,39 +111,49 @@ class ConcatFusion(nn.Module):
         Width of each modality's encoder output.
     encoding_dim : int
         Size of the code.
+    variational : bool, default=False
+        Also output a log variance per code dimension.
 
     Examples
     --------
     >>> import torch
     >>> from skmmae.fusion import ConcatFusion
     >>> fusion = ConcatFusion({"a": 3, "b": 2}, encoding_dim=4)
-    >>> fusion({"a": torch.ones(5, 3), "b": torch.ones(5, 2)}).shape
+    >>> fusion({"a": torch.ones(5, 3), "b": torch.ones(5, 2)}, {}).mean.shape
+    torch.Size([5, 4])
+    >>> fusion({"a": torch.ones(5, 3)}, {}).mean.shape  # "b" missing everywhere
     torch.Size([5, 4])
     """
 
-    def __init__(self, in_features, encoding_dim):
-        super().__init__()
-        self.names = list(in_features)
-        self.project = nn.Linear(sum(in_features.values()), encoding_dim)
+    def __init__(self, in_features, encoding_dim, variational=False):
+        super().__init__(in_features, encoding_dim, variational)
+        self.placeholders = nn.ParameterDict(
+            {name: nn.Parameter(torch.zeros(width)) for name, width in in_features.items()}
+        )
+        outputs = 2 if variational else 1
+        self.project = nn.Linear(sum(in_features.values()), outputs * encoding_dim)
 
-    def forward(self, features):
-        """Fuse a batch of per-modality features into codes.
+    def forward(self, features, present):
+        """Fuse a batch; see the module docstring for the arguments."""
+        like = next(iter(features.values()))
+        parts = []
+        for name in self.names:
+            placeholder = self.placeholders[name].to(like.dtype).expand(len(like), -1)
+            if name not in features:
+                parts.append(placeholder)
+            elif name in present:
+                keep = present[name].to(like.dtype)[:, None]
+                parts.append(keep * features[name] + (1 - keep) * placeholder)
+            else:
+                parts.append(features[name])
+        stats = self.project(torch.cat(parts, dim=1))
+        if not self.variational:
+            return Posterior(stats)
+        return Posterior(*_split(stats, self.encoding_dim))
 
-        Parameters
-        ----------
-        features : dict of str -> Tensor of shape (n_samples, in_features[name])
-            Encoder output of each modality named in ``in_features``.
 
-        Returns
-        -------
-        Tensor of shape (n_samples, encoding_dim)
-            The codes.
-        """
-        return self.project(torch.cat([features[name] for name in self.names], dim=1))
-
-
-class MeanFusion(nn.Module):
-    """Map each modality to a code of its own and average the codes.
+class MeanFusion(_Fusion):
+    """Map each modality to a code of its own; average over the present ones.
 
     Parameters
     ----------
@@ -61,44 +161,142 @@ class MeanFusion(nn.Module):
         Width of each modality's encoder output.
     encoding_dim : int
         Size of the code.
+    variational : bool, default=False
+        Each modality also gives a log variance; they are averaged too.
 
     Examples
     --------
     >>> import torch
     >>> from skmmae.fusion import MeanFusion
     >>> fusion = MeanFusion({"a": 3, "b": 2}, encoding_dim=4)
-    >>> fusion({"a": torch.ones(5, 3), "b": torch.ones(5, 2)}).shape
+    >>> code = fusion({"a": torch.ones(5, 3), "b": torch.ones(5, 2)}, {}).mean
+    >>> code.shape
     torch.Size([5, 4])
+    >>> alone = fusion({"a": torch.ones(5, 3)}, {}).mean
+    >>> bool(torch.allclose(alone, fusion.project["a"](torch.ones(5, 3))))
+    True
     """
 
-    def __init__(self, in_features, encoding_dim):
-        super().__init__()
-        self.project = nn.ModuleDict(
-            {name: nn.Linear(width, encoding_dim) for name, width in in_features.items()}
+    def __init__(self, in_features, encoding_dim, variational=False):
+        super().__init__(in_features, encoding_dim, variational)
+        self.project = _heads(in_features, encoding_dim, 2 if variational else 1)
+
+    def forward(self, features, present):
+        """Fuse a batch; see the module docstring for the arguments."""
+        names, weights = self._weights(features, present)
+        stats = torch.stack([self.project[name](features[name]) for name in names], dim=1)
+        fused = _weighted_mean(stats, weights)
+        if not self.variational:
+            return Posterior(fused)
+        return Posterior(*_split(fused, self.encoding_dim))
+
+
+class ProductOfExperts(_Fusion):
+    """Gaussian experts, one per present modality, multiplied with a N(0, I) prior.
+
+    Each modality gives a mean and a log variance; the product of Gaussians
+    has precision ``1 + sum of the experts' precisions`` and the
+    precision-weighted mean of the experts' means (the prior's mean is 0).
+    A missing modality's expert gets zero precision: it drops out exactly.
+    Without ``variational`` the code is the product's mean.
+
+    Parameters
+    ----------
+    in_features : dict of str -> int
+        Width of each modality's encoder output.
+    encoding_dim : int
+        Size of the code.
+    variational : bool, default=False
+        Whether the product's log variance is used (sampling, KL term).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skmmae.fusion import ProductOfExperts
+    >>> fusion = ProductOfExperts({"a": 3, "b": 2}, encoding_dim=4, variational=True)
+    >>> both = fusion({"a": torch.ones(5, 3), "b": torch.ones(5, 2)}, {})
+    >>> only_a = fusion({"a": torch.ones(5, 3)}, {})
+    >>> both.mean.shape, bool((both.logvar <= only_a.logvar).all())  # more experts, less doubt
+    (torch.Size([5, 4]), True)
+    """
+
+    def __init__(self, in_features, encoding_dim, variational=False):
+        super().__init__(in_features, encoding_dim, variational)
+        self.project = _heads(in_features, encoding_dim, 2)
+
+    def forward(self, features, present):
+        """Fuse a batch; see the module docstring for the arguments."""
+        names, weights = self._weights(features, present)
+        # Computed in float32 even under bf16 autocast: precisions span decades.
+        stats = [self.project[name](features[name]).float() for name in names]
+        means, logvars = zip(*(_split(s, self.encoding_dim) for s in stats))
+        precision = torch.exp(-torch.stack(logvars, dim=1)) * weights.float()[..., None]
+        total = 1.0 + precision.sum(dim=1)  # the prior expert has precision 1
+        mean = (precision * torch.stack(means, dim=1)).sum(dim=1) / total
+        return Posterior(mean, -torch.log(total))
+
+
+class MixtureOfExperts(_Fusion):
+    """Gaussian experts, one per present modality, mixed with equal weights.
+
+    The code is the mixture's mean, the average of the present experts'
+    means. Training decodes each present expert's code on its own and
+    averages the losses (see :class:`Posterior`), so every modality's
+    encoder learns to reconstruct all modalities by itself: the code from
+    any subset stays good.
+
+    Parameters
+    ----------
+    in_features : dict of str -> int
+        Width of each modality's encoder output.
+    encoding_dim : int
+        Size of the code.
+    variational : bool, default=False
+        Whether the experts' log variances are used (sampling, KL term);
+        the mixture's variance is returned either way.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skmmae.fusion import MixtureOfExperts
+    >>> fusion = MixtureOfExperts({"a": 3, "b": 2}, encoding_dim=4)
+    >>> posterior = fusion({"a": torch.ones(5, 3), "b": torch.ones(5, 2)}, {})
+    >>> posterior.mean.shape, len(posterior.experts)
+    (torch.Size([5, 4]), 2)
+    """
+
+    def __init__(self, in_features, encoding_dim, variational=False):
+        super().__init__(in_features, encoding_dim, variational)
+        self.project = _heads(in_features, encoding_dim, 2)
+
+    def forward(self, features, present):
+        """Fuse a batch; see the module docstring for the arguments."""
+        names, weights = self._weights(features, present)
+        weights = weights / weights.sum(dim=1, keepdim=True).clamp_min(1e-12)
+        stats = [_split(self.project[name](features[name]), self.encoding_dim) for name in names]
+        means = torch.stack([mean for mean, _ in stats], dim=1)
+        variances = torch.stack([torch.exp(logvar) for _, logvar in stats], dim=1)
+        mean = _weighted_mean(means, weights)
+        # Variance of the mixture: E[var + mean^2] - mean^2.
+        second_moment = _weighted_mean(variances + means**2, weights)
+        logvar = torch.log((second_moment - mean**2).clamp_min(1e-12))
+        experts = tuple(
+            (expert_mean, expert_logvar, weights[:, i])
+            for i, (expert_mean, expert_logvar) in enumerate(stats)
         )
-
-    def forward(self, features):
-        """Fuse a batch of per-modality features into codes.
-
-        Parameters
-        ----------
-        features : dict of str -> Tensor of shape (n_samples, in_features[name])
-            Encoder output of each modality named in ``in_features``.
-
-        Returns
-        -------
-        Tensor of shape (n_samples, encoding_dim)
-            The mean of the per-modality codes.
-        """
-        codes = [project(features[name]) for name, project in self.project.items()]
-        return torch.stack(codes).mean(dim=0)
+        return Posterior(mean, logvar, experts)
 
 
 #: Fusion name -> class, as accepted by ``MultimodalAutoencoder(fusion=...)``.
-FUSIONS = {"concat": ConcatFusion, "mean": MeanFusion}
+FUSIONS = {
+    "concat": ConcatFusion,
+    "mean": MeanFusion,
+    "poe": ProductOfExperts,
+    "moe": MixtureOfExperts,
+}
 
 
-def make_fusion(name, in_features, encoding_dim):
+def make_fusion(name, in_features, encoding_dim, variational=False):
     """Build the fusion registered as ``name``.
 
     Parameters
@@ -109,6 +307,8 @@ def make_fusion(name, in_features, encoding_dim):
         Width of each modality's encoder output.
     encoding_dim : int
         Size of the code.
+    variational : bool, default=False
+        Whether the model samples codes from the fusion's Gaussian.
 
     Returns
     -------
@@ -117,7 +317,7 @@ def make_fusion(name, in_features, encoding_dim):
     Examples
     --------
     >>> from skmmae.fusion import make_fusion
-    >>> type(make_fusion("mean", {"a": 3}, 2)).__name__
-    'MeanFusion'
+    >>> type(make_fusion("poe", {"a": 3}, 2)).__name__
+    'ProductOfExperts'
     """
-    return FUSIONS[name](in_features, encoding_dim)
+    return FUSIONS[name](in_features, encoding_dim, variational)

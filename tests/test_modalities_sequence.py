@@ -178,12 +178,13 @@ def test_loss_counts_positions_up_to_the_first_pad(fitted):
     before_end = target.clone()
     before_end[1, 1] = 4
     assert not torch.isclose(fitted.loss(output, before_end), loss)
-    # The mean over exactly the counted positions: 4 + 3 + 2 + 1 + 4 = 14.
-    counted = [(0, 0), (0, 1), (0, 2), (0, 3), (1, 0), (1, 1), (1, 2), (2, 0), (2, 1),
-               (3, 0), (4, 0), (4, 1), (4, 2), (4, 3)]  # fmt: skip
-    rows, cols = zip(*counted)
-    expected = nn.functional.cross_entropy(output[rows, cols], target[rows, cols])
-    torch.testing.assert_close(loss, expected)
+    # Each row's mean over exactly its counted positions (4, 3, 2, 1 and 4 of
+    # them), then the mean over rows.
+    counted = [4, 3, 2, 1, 4]
+    per_row = [
+        nn.functional.cross_entropy(output[i, :k], target[i, :k]) for i, k in enumerate(counted)
+    ]
+    torch.testing.assert_close(loss, torch.stack(per_row).mean())
     # Float targets (how the training loss passes them) give the same loss.
     torch.testing.assert_close(fitted.loss(output, target.float()), loss)
 
@@ -262,7 +263,7 @@ def test_estimator_reconstructs_the_words(digits):
         modalities={"image": "image", "text": Sequence(embedding_dim=8, hidden_size=32)},
         encoding_dim=8,
         hidden_dims=(64,),
-        max_epochs=60,  # 50 already reach 1.0 for seeds 0-3; 30 do not
+        max_epochs=80,  # 80 reach 1.0 for seeds 0-2; 60 reach 0.89-1.0
         lr=1e-2,
         random_state=0,
     ).fit(X_train)

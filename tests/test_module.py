@@ -34,6 +34,7 @@ def test_scaler_round_trip():
 def test_module_shapes_and_units(fusion):
     modalities, blocks = fitted_modalities()
     module = MultimodalAutoencoderModule(modalities, encoding_dim=3, hidden_dims=(8, 6), fusion=fusion)
+    module.eval()  # in training, "moe" decodes each expert's code instead
     inputs = {k: torch.as_tensor(v, dtype=torch.float32) for k, v in blocks.items()}
     out = module(**inputs)
     assert out.code.shape == (20, 3)
@@ -54,8 +55,8 @@ def test_loss_weights_each_modality_equally():
 
 
 def test_make_fusion_registry():
-    assert set(FUSIONS) == {"mean", "concat"}
+    assert set(FUSIONS) == {"mean", "concat", "poe", "moe"}
     fusion = make_fusion("concat", {"a": 3, "b": 2}, 4)
     assert fusion.project.in_features == 5
-    code = make_fusion("mean", {"a": 3, "b": 2}, 4)({"a": torch.ones(2, 3), "b": torch.ones(2, 2)})
-    assert code.shape == (2, 4)
+    features = {"a": torch.ones(2, 3), "b": torch.ones(2, 2)}
+    assert make_fusion("mean", {"a": 3, "b": 2}, 4)(features, {}).mean.shape == (2, 4)

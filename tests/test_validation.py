@@ -313,13 +313,25 @@ def test_infinity_names_modality(value):
         make_estimator().fit(X)
 
 
-def test_all_nan_row_is_not_supported_yet():
+def test_a_sample_without_any_modality():
     X = make_blocks()
-    X["b"][4] = np.nan
+    X["a"][[4, 7]] = np.nan
+    X["b"][[4, 7, 9]] = np.nan
     with pytest.raises(
         ValueError,
-        match=r"Modality 'b' is entirely NaN in 1 rows \(first: 4\)\..*"
-        r"missing modalities are not supported yet\.",
+        match=r"^2 samples have no modality at all \(first rows: 4, 7\); each sample needs "
+        r"at least one modality to be encoded\.$",
+    ):
+        make_estimator().fit(X)
+
+
+def test_a_modality_missing_everywhere_cannot_be_fitted():
+    X = make_blocks()
+    X["b"][:] = np.nan
+    with pytest.raises(
+        ValueError,
+        match=r"Modality 'b' is missing \(all NaN or masked\) in every sample; a modality "
+        r"must be present in some samples to be fitted\.",
     ):
         make_estimator().fit(X)
 
@@ -505,17 +517,16 @@ def test_unknown_modality(fitted, method):
 
 
 @pytest.mark.parametrize("method", ["transform", "score"])
-def test_missing_modality(fitted, method):
-    X = make_blocks(seed=1)
-    del X["b"]
+def test_none_of_the_fitted_modalities(fitted, method):
     with pytest.raises(
         ValueError,
         match=re.escape(
-            "X lacks the modalities ['b'] that MultimodalAutoencoder was fitted with; "
-            "encoding from a subset of modalities is not supported yet."
+            "X has none of the modalities MultimodalAutoencoder was fitted with "
+            "(['a', 'b']); it needs at least one."
         ),
     ):
-        getattr(fitted, method)(X)
+        # The only modality given is missing in every sample: as if absent.
+        getattr(fitted, method)({"a": np.full((N_SAMPLES, 5), np.nan)})
 
 
 @pytest.mark.parametrize("method", ["transform", "score"])
@@ -601,7 +612,7 @@ def test_inverse_transform_accepts_tensor_codes(fitted):
             {"fusion": "bogus"},
             # A set: its order in the message follows string hashing.
             r"The 'fusion' parameter of MultimodalAutoencoder must be a str among "
-            r"\{('concat', 'mean'|'mean', 'concat')\}\. Got 'bogus' instead\.",
+            r"\{('(concat|mean|poe|moe)'(, )?){4}\}\. Got 'bogus' instead\.",
         ),
         (
             {"optimizer": "bogus"},

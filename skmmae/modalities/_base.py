@@ -34,7 +34,8 @@ class Modality(BaseEstimator):
     values), :meth:`_fit` (learn from them), :meth:`_model_values` when the
     model reads something else than the checked values (e.g. class
     indices), :meth:`build_scaler`, :meth:`_default_encoder`,
-    :meth:`_default_decoder`, :meth:`decoder_output_shape` and :meth:`loss`;
+    :meth:`_default_decoder`, :meth:`decoder_output_shape` and
+    :meth:`sample_loss`;
     :meth:`restore` when outputs must be mapped back on the host (e.g.
     category indices to category values). Every subclass takes ``encoder``
     and ``decoder`` parameters for custom architectures.
@@ -86,6 +87,9 @@ class Modality(BaseEstimator):
 
     #: Short name accepted in ``MultimodalAutoencoder(modalities=...)``.
     kind = None
+    #: Whether ``noise_std`` / ``input_dropout`` may corrupt the encoder's input
+    #: (floating-point inputs only; a kind whose encoder reads raw values opts out).
+    accepts_input_noise = True
 
     def __init__(self, *, encoder=None, decoder=None):
         self.encoder = encoder
@@ -230,9 +234,18 @@ class Modality(BaseEstimator):
         """Shape of one sample of decoder output, as :meth:`loss` expects it."""
         raise NotImplementedError
 
-    def loss(self, output, target):
-        """Mean loss of a batch: decoder ``output`` against scaled ``target``."""
+    def sample_loss(self, output, target):
+        """Loss of each sample, ``(n_samples,)``: decoder ``output`` against scaled ``target``.
+
+        Each sample's loss is a mean over its values (features, pixels,
+        positions), so it does not grow with the size of the modality. Per
+        sample, so that samples lacking the modality can be left out.
+        """
         raise NotImplementedError
+
+    def loss(self, output, target):
+        """Mean loss of a batch (the mean of :meth:`sample_loss`)."""
+        return self.sample_loss(output, target).mean()
 
     # -- hooks for subclasses ---------------------------------------------------
 
@@ -271,6 +284,11 @@ class Modality(BaseEstimator):
             f"The '{role}' parameter of {type(self).__name__} must be None, a torch "
             f"nn.Module or a callable returning one. Got {spec!r} instead."
         )
+
+
+def per_sample_mean(values):
+    """Mean over every axis but the first: ``(n, ...) -> (n,)``."""
+    return values.flatten(1).mean(dim=1)
 
 
 def check_values(condition, label, message, rows):

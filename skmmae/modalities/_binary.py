@@ -7,7 +7,7 @@ from torch.nn import functional as F
 
 from .._layers import mlp_decoder, mlp_encoder
 from .._validation import as_float_array
-from ._base import Modality, check_values
+from ._base import Modality, check_values, per_sample_mean
 
 __all__ = ["Binary"]
 
@@ -97,9 +97,9 @@ class Binary(Modality):
         """``(n_features,)``: one logit per feature."""
         return (self.n_features_,)
 
-    def loss(self, output, target):
-        """Mean binary cross-entropy of the logits ``output``."""
-        return F.binary_cross_entropy_with_logits(output, target)
+    def sample_loss(self, output, target):
+        """Mean binary cross-entropy of each sample's logits ``output``."""
+        return per_sample_mean(F.binary_cross_entropy_with_logits(output, target, reduction="none"))
 
     def _default_encoder(self, hidden_dims):
         return mlp_encoder(self.n_features_, hidden_dims)

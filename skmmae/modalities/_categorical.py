@@ -165,11 +165,13 @@ class Categorical(Modality):
         """``(sum of n_categories,)``: the logits of every column, concatenated."""
         return (sum(self._n_categories()),)
 
-    def loss(self, output, target):
-        """Mean over columns of each column's cross-entropy."""
+    def sample_loss(self, output, target):
+        """Mean over columns of each column's cross-entropy, per sample."""
         groups = torch.split(output, self._n_categories(), dim=1)
-        losses = [F.cross_entropy(group, target[:, j]) for j, group in enumerate(groups)]
-        return torch.stack(losses).mean()
+        losses = [
+            F.cross_entropy(group, target[:, j], reduction="none") for j, group in enumerate(groups)
+        ]
+        return torch.stack(losses, dim=1).mean(dim=1)
 
     def _n_categories(self):
         return [len(categories) for categories in self.categories_]

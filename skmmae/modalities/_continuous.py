@@ -7,7 +7,7 @@ from torch.nn import functional as F
 
 from .._layers import mlp_decoder, mlp_encoder
 from .._validation import as_float_array
-from ._base import Modality
+from ._base import Modality, per_sample_mean
 
 __all__ = ["Continuous", "Standardize", "positive_scale"]
 
@@ -124,6 +124,6 @@ class Continuous(Modality):
     def _default_decoder(self, encoding_dim, hidden_dims):
         return mlp_decoder(encoding_dim, hidden_dims, self.n_features_)
 
-    def loss(self, reconstruction, target):
-        """Mean squared error in standardized units."""
-        return F.mse_loss(reconstruction, target)
+    def sample_loss(self, output, target):
+        """Mean squared error of each sample, in standardized units."""
+        return per_sample_mean(F.mse_loss(output, target, reduction="none"))

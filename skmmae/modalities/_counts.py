@@ -15,7 +15,7 @@ from torch.nn import functional as F
 
 from .._layers import mlp_decoder, mlp_encoder
 from .._validation import as_float_array
-from ._base import Modality
+from ._base import Modality, per_sample_mean
 from ._continuous import positive_scale
 
 __all__ = ["Counts", "CountsScaler", "LogStandardize", "NegativeBinomialDecoder"]
@@ -102,7 +102,7 @@ class NegativeBinomialDecoder(nn.Module):
 
 
 def negative_binomial_nll(log_rate, log_dispersion, counts):
-    """Mean negative binomial NLL, up to the constant ``log(counts!)``.
+    """Negative binomial NLL of each value, up to the constant ``log(counts!)``.
 
     Parametrized by the log of the mean ``rate`` and the log of the
     dispersion ``alpha`` (variance ``rate + alpha * rate**2``), so that no
@@ -118,7 +118,7 @@ def negative_binomial_nll(log_rate, log_dispersion, counts):
     Returns
     -------
     torch.Tensor
-        A scalar.
+        Of the same shape as the inputs.
 
     Examples
     --------
@@ -128,8 +128,8 @@ def negative_binomial_nll(log_rate, log_dispersion, counts):
     >>> log_rate = torch.tensor([[0.5, -1.0]], dtype=torch.float64)
     >>> counts = torch.tensor([[2.0, 0.0]], dtype=torch.float64)
     >>> near_poisson = negative_binomial_nll(log_rate, torch.full_like(log_rate, -20.0), counts)
-    >>> poisson = F.poisson_nll_loss(log_rate, counts, log_input=True, full=False)
-    >>> bool(torch.isclose(near_poisson, poisson, atol=1e-6))
+    >>> poisson = F.poisson_nll_loss(log_rate, counts, log_input=True, full=False, reduction="none")
+    >>> bool(torch.allclose(near_poisson, poisson, atol=1e-6))
     True
     """
     log_theta = -log_dispersion
@@ -141,7 +141,7 @@ def negative_binomial_nll(log_rate, log_dispersion, counts):
         + theta * (log_theta - log_theta_rate)
         + counts * (log_rate - log_theta_rate)
     )
-    return -log_likelihood.mean()
+    return -log_likelihood
 
 
 class Counts(Modality):
@@ -215,6 +215,8 @@ class Counts(Modality):
     """
 
     kind = "counts"
+    # The encoder reads raw counts (its log1p is inside it): no Gaussian noise.
+    accepts_input_noise = False
 
     def __init__(
         self,
@@ -271,14 +273,15 @@ class Counts(Modality):
         width = 2 if self.distribution == "negative_binomial" else 1
         return (width * self.n_features_,)
 
-    def loss(self, output, target):
-        """Mean Poisson or negative binomial NLL of the counts, up to ``log(counts!)``."""
+    def sample_loss(self, output, target):
+        """Each sample's mean Poisson or negative binomial NLL, up to ``log(counts!)``."""
         n = self.n_features_
         log_rate = output[:, :n]
         if self.distribution == "poisson":
-            return F.poisson_nll_loss(log_rate, target, log_input=True, full=False)
+            nll = F.poisson_nll_loss(log_rate, target, log_input=True, full=False, reduction="none")
+            return per_sample_mean(nll)
         log_dispersion = output[:, n:].clamp(*_LOG_DISPERSION_RANGE)
-        return negative_binomial_nll(log_rate, log_dispersion, target)
+        return per_sample_mean(negative_binomial_nll(log_rate, log_dispersion, target))
 
     def _default_encoder(self, hidden_dims):
         body, width = mlp_encoder(self.n_features_, hidden_dims)

@@ -3,7 +3,7 @@
 import numpy as np
 from torch.nn import functional as F
 
-from ._base import check_values
+from ._base import check_values, per_sample_mean
 from ._binary import BinaryScaler
 from ._continuous import Standardize, _mean_std, positive_scale
 from ._conv import ConvModality
@@ -118,11 +118,13 @@ class Image(ConvModality):
             return BinaryScaler(labels=False)
         return Standardize(self.mean_, self.scale_)
 
-    def loss(self, output, target):
-        """Mean BCE of the logits (``"bce"``) or mean standardized MSE (``"mse"``)."""
+    def sample_loss(self, output, target):
+        """Mean BCE of the logits (``"bce"``) or standardized MSE (``"mse"``) per image."""
         if self.loss_ == "bce":
-            return F.binary_cross_entropy_with_logits(output, target)
-        return F.mse_loss(output, target)
+            return per_sample_mean(
+                F.binary_cross_entropy_with_logits(output, target, reduction="none")
+            )
+        return per_sample_mean(F.mse_loss(output, target, reduction="none"))
 
 
 def _check_unit_interval(values, label):

@@ -313,15 +313,15 @@ class Sequence(Modality):
         """``(max_len, vocab_size)``: the logits of every position."""
         return (self.max_len_, self.vocab_size_)
 
-    def loss(self, output, target):
-        """Mean cross-entropy over the positions up to and including each row's end."""
+    def sample_loss(self, output, target):
+        """Each row's mean cross-entropy over its positions up to and including its end."""
         # The target may arrive as float (losses are reduced in float32).
         target = target.long()
         counted = counted_positions(target, self.pad_id).to(output.dtype)
         # Weighted by a mask rather than indexed with it: boolean indexing has
         # a data-dependent shape, which a CUDA graph cannot capture.
         per_position = F.cross_entropy(output.transpose(1, 2), target, reduction="none")
-        return (per_position * counted).sum() / counted.sum()
+        return (per_position * counted).sum(dim=1) / counted.sum(dim=1)
 
     def _example_batch(self):
         return torch.full((2, self.max_len_), self.pad_id, dtype=torch.long)

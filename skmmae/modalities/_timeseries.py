@@ -3,6 +3,7 @@
 import numpy as np
 from torch.nn import functional as F
 
+from ._base import per_sample_mean
 from ._continuous import Standardize, _mean_std, positive_scale
 from ._conv import ConvModality
 
@@ -83,6 +84,6 @@ class TimeSeries(ConvModality):
         # (channels, 1) broadcasts over the time axis of (n, channels, time).
         return Standardize(self.mean_[:, np.newaxis], self.scale_[:, np.newaxis])
 
-    def loss(self, output, target):
-        """Mean squared error in standardized units."""
-        return F.mse_loss(output, target)
+    def sample_loss(self, output, target):
+        """Mean squared error of each series, in standardized units."""
+        return per_sample_mean(F.mse_loss(output, target, reduction="none"))
