@@ -441,10 +441,12 @@ def check_finite(values, label):
     # Rows entirely NaN never get here from the estimator: they mark a
     # missing modality and are filled before the modality checks its values.
     bad = ~finite.all(axis=1)
-    what = "NaN" if np.isnan(values).any() else "infinity (or a value too large for float32)"
+    has_nan = np.isnan(values).any()
+    what = "NaN" if has_nan else "infinity (or a value too large for float32)"
+    hint = " (a row entirely NaN marks a sample that lacks the modality)" if has_nan else ""
     raise ValueError(
         f"{label} contains {what} in {bad.sum()} rows (first: {_first_rows(bad)}). "
-        "Values must be finite."
+        f"Values must be finite{hint}."
     )
 
 

@@ -67,12 +67,17 @@ class _Fusion(nn.Module):
         self.variational = variational
 
     def _weights(self, features, present):
-        """``(n, M)`` presence weights over the given modalities, and their names."""
+        """The given modalities' names and their ``(n, M)`` presence weights.
+
+        The weights are None when every sample has every given modality: the
+        common case then costs no extra kernels.
+        """
         names = [name for name in self.names if name in features]
-        n = len(features[names[0]])
+        if not any(name in present for name in names):
+            return names, None
         like = features[names[0]]
         columns = [
-            present[name].to(like.dtype) if name in present else like.new_ones(n)
+            present[name].to(like.dtype) if name in present else like.new_ones(len(like))
             for name in names
         ]
         return names, torch.stack(columns, dim=1)
@@ -92,7 +97,9 @@ def _split(stats, encoding_dim):
 
 
 def _weighted_mean(values, weights):
-    """Mean over modalities of ``(n, M, d)`` values, weighted by ``(n, M)``."""
+    """Mean over modalities of ``(n, M, d)`` values, weighted by ``(n, M)`` (None: equally)."""
+    if weights is None:
+        return values.mean(dim=1)
     total = weights.sum(dim=1, keepdim=True).clamp_min(1e-12)
     return (values * weights[..., None]).sum(dim=1) / total
 
@@ -230,7 +237,9 @@ class ProductOfExperts(_Fusion):
         # Computed in float32 even under bf16 autocast: precisions span decades.
         stats = [self.project[name](features[name]).float() for name in names]
         means, logvars = zip(*(_split(s, self.encoding_dim) for s in stats))
-        precision = torch.exp(-torch.stack(logvars, dim=1)) * weights.float()[..., None]
+        precision = torch.exp(-torch.stack(logvars, dim=1))
+        if weights is not None:
+            precision = precision * weights.float()[..., None]
         total = 1.0 + precision.sum(dim=1)  # the prior expert has precision 1
         mean = (precision * torch.stack(means, dim=1)).sum(dim=1) / total
         return Posterior(mean, -torch.log(total))
@@ -272,8 +281,10 @@ class MixtureOfExperts(_Fusion):
     def forward(self, features, present):
         """Fuse a batch; see the module docstring for the arguments."""
         names, weights = self._weights(features, present)
-        weights = weights / weights.sum(dim=1, keepdim=True).clamp_min(1e-12)
         stats = [_split(self.project[name](features[name]), self.encoding_dim) for name in names]
+        if weights is None:
+            weights = stats[0][0].new_ones(len(stats[0][0]), len(names))
+        weights = weights / weights.sum(dim=1, keepdim=True).clamp_min(1e-12)
         means = torch.stack([mean for mean, _ in stats], dim=1)
         variances = torch.stack([torch.exp(logvar) for _, logvar in stats], dim=1)
         mean = _weighted_mean(means, weights)

@@ -271,7 +271,8 @@ def test_nan_names_modality_and_rows():
     X["b"][7, 2] = np.nan
     with pytest.raises(
         ValueError,
-        match=r"Modality 'b' contains NaN in 2 rows \(first: 3, 7\)\. Values must be finite\.",
+        match=r"Modality 'b' contains NaN in 2 rows \(first: 3, 7\)\. Values must be finite "
+        r"\(a row entirely NaN marks a sample that lacks the modality\)\.",
     ):
         make_estimator().fit(X)
 
