@@ -2,10 +2,53 @@
 
 from torch import nn
 
-__all__ = ["mlp", "mlp_decoder", "mlp_encoder"]
+__all__ = ["HiddenLayers", "mlp", "mlp_decoder", "mlp_encoder"]
 
 
-def mlp(sizes, final_activation=False):
+class HiddenLayers(tuple):
+    """Hidden layer widths that also carry the options of those layers.
+
+    A tuple of ints (so every kind can read it as plain widths), plus the
+    normalization and dropout that :func:`mlp_encoder` and
+    :func:`mlp_decoder` put after each hidden layer.
+
+    Parameters
+    ----------
+    widths : sequence of int
+        The hidden widths.
+    layer_norm : bool, default=False
+        ``LayerNorm`` after each hidden ``Linear`` (before its ReLU).
+    dropout : float, default=0.0
+        ``Dropout`` with this probability after each hidden ReLU.
+
+    Examples
+    --------
+    >>> from skmmae._layers import HiddenLayers, mlp_encoder
+    >>> hidden = HiddenLayers((8, 4), layer_norm=True, dropout=0.1)
+    >>> tuple(hidden), hidden[-1]
+    ((8, 4), 4)
+    >>> encoder, width = mlp_encoder(6, hidden)
+    >>> [type(layer).__name__ for layer in encoder][:4], width
+    (['Linear', 'LayerNorm', 'ReLU', 'Dropout'], 4)
+    """
+
+    def __new__(cls, widths, layer_norm=False, dropout=0.0):
+        hidden = super().__new__(cls, tuple(int(w) for w in widths))
+        hidden.layer_norm = bool(layer_norm)
+        hidden.dropout = float(dropout)
+        return hidden
+
+    def __getnewargs__(self):
+        return (tuple(self), self.layer_norm, self.dropout)
+
+    def __repr__(self):
+        return (
+            f"HiddenLayers({tuple(self)!r}, layer_norm={self.layer_norm}, "
+            f"dropout={self.dropout})"
+        )
+
+
+def mlp(sizes, final_activation=False, layer_norm=False, dropout=0.0):
     """A stack of ``Linear`` layers with ReLU between them.
 
     Parameters
@@ -15,6 +58,10 @@ def mlp(sizes, final_activation=False):
         ReLU, ``Linear(8, 2)``. A single size gives an identity.
     final_activation : bool, default=False
         Whether the last ``Linear`` is followed by a ReLU too.
+    layer_norm : bool, default=False
+        ``LayerNorm`` after each ``Linear`` that a ReLU follows, before it.
+    dropout : float, default=0.0
+        ``Dropout`` after each ReLU.
 
     Returns
     -------
@@ -24,19 +71,35 @@ def mlp(sizes, final_activation=False):
     for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
         layers.append(nn.Linear(n_in, n_out))
         if final_activation or i < len(sizes) - 2:
+            if layer_norm:
+                layers.append(nn.LayerNorm(n_out))
             layers.append(nn.ReLU())
+            if dropout:
+                layers.append(nn.Dropout(dropout))
     return nn.Sequential(*layers)
+
+
+def _options(hidden_dims):
+    return {
+        "layer_norm": getattr(hidden_dims, "layer_norm", False),
+        "dropout": getattr(hidden_dims, "dropout", 0.0),
+    }
 
 
 def mlp_encoder(n_in, hidden_dims):
     """An MLP ``n_in -> hidden_dims`` (ReLU after every layer) and its output width.
 
     With no hidden layers the encoder is the identity and the width ``n_in``.
+    A :class:`HiddenLayers` also sets normalization and dropout.
     """
     sizes = (n_in, *hidden_dims)
-    return mlp(sizes, final_activation=True), sizes[-1]
+    return mlp(sizes, final_activation=True, **_options(hidden_dims)), sizes[-1]
 
 
 def mlp_decoder(encoding_dim, hidden_dims, n_out):
-    """The mirrored MLP ``encoding_dim -> reversed(hidden_dims) -> n_out``, linear output."""
-    return mlp((encoding_dim, *reversed(tuple(hidden_dims)), n_out))
+    """The mirrored MLP ``encoding_dim -> reversed(hidden_dims) -> n_out``, linear output.
+
+    A :class:`HiddenLayers` also sets the hidden layers' normalization and dropout.
+    """
+    sizes = (encoding_dim, *reversed(tuple(hidden_dims)), n_out)
+    return mlp(sizes, **_options(hidden_dims))

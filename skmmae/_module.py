@@ -14,6 +14,7 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
+from ._layers import HiddenLayers
 from .fusion import make_fusion
 
 __all__ = [
@@ -79,8 +80,10 @@ class MultimodalAutoencoderModule(nn.Module):
         Fitted modalities, in a fixed order.
     encoding_dim : int
         Size of the shared code.
-    hidden_dims : sequence of int
-        Hidden widths of each encoder; decoders mirror them.
+    hidden_dims : sequence of int or HiddenLayers
+        Hidden widths of each encoder; decoders mirror them. A
+        :class:`~skmmae._layers.HiddenLayers` also sets their normalization
+        and dropout.
     fusion : str
         A name registered in :data:`skmmae.fusion.FUSIONS`.
     variational : bool, default=False
@@ -111,7 +114,8 @@ class MultimodalAutoencoderModule(nn.Module):
         input_dropout=0.0,
     ):
         super().__init__()
-        hidden_dims = tuple(hidden_dims)
+        if not isinstance(hidden_dims, HiddenLayers):
+            hidden_dims = HiddenLayers(hidden_dims)
         self.scalers = nn.ModuleDict({n: m.build_scaler() for n, m in modalities.items()})
         encoders, widths = {}, {}
         for name, modality in modalities.items():
@@ -254,10 +258,14 @@ class ReconstructionLoss(nn.Module):
         self.weights = {name: weights[name] / total for name in self.modalities}
         self.beta = beta
 
-    def per_modality(self, output):
-        """Each given modality's mean loss over the samples that have it."""
+    def loss_sums(self, output):
+        """Per given modality: (sum of its per-sample losses, number of samples that have it).
+
+        Sums rather than means, so that scores over many batches can be
+        exact means over the samples that have each modality.
+        """
         decodings = output.expert_decodings or ((output.reconstructions, None),)
-        losses = {}
+        sums = {}
         for name, target in output.targets.items():
             modality = self.modalities[name]
             # Reduced in float32 even when the forward pass ran under bf16
@@ -268,27 +276,40 @@ class ReconstructionLoss(nn.Module):
             for reconstructions, weight in decodings:
                 per_sample = modality.sample_loss(reconstructions[name].float(), target)
                 mask = _combine(has, weight)
-                total = total + (
-                    per_sample.mean() if mask is None else _masked_mean(per_sample, mask, has)
-                )
-            losses[name] = total
-        return losses
+                total = total + (per_sample if mask is None else per_sample * mask).sum()
+            count = per_sample.new_tensor(len(per_sample)) if has is None else has.float().sum()
+            sums[name] = (total, count)
+        return sums
 
-    def kl(self, output):
-        """KL divergence from N(0, I), averaged over code dimensions and samples."""
+    def per_modality(self, output):
+        """Each given modality's mean loss over the samples that have it."""
+        return {
+            name: total / count.clamp_min(1.0)
+            for name, (total, count) in self.loss_sums(output).items()
+        }
+
+    def kl_sum(self, output):
+        """KL divergence from N(0, I), averaged over code dimensions, summed over samples.
+
+        None for a deterministic model. For the mixture of experts, each
+        sample's experts are weighted as in the mixture.
+        """
         if output.experts is not None:
             return sum(
-                (_kl(mean, logvar).mean(1) * weight).mean() for mean, logvar, weight in output.experts
+                (_kl(mean, logvar).mean(1) * weight).sum() for mean, logvar, weight in output.experts
             )
         if output.logvar is None:
             return None
-        return _kl(output.code, output.logvar).mean()
+        return _kl(output.code, output.logvar).mean(1).sum()
+
+    def combine(self, losses, kl=None):
+        """The loss from per-modality mean losses and the mean KL term (or None)."""
+        loss = sum(self.weights[name] * value for name, value in losses.items())
+        return loss if kl is None else loss + self.beta * kl
 
     def forward(self, output):
-        losses = self.per_modality(output)
-        loss = sum(self.weights[name] * value for name, value in losses.items())
-        kl = self.kl(output)
-        return loss if kl is None else loss + self.beta * kl
+        kl = self.kl_sum(output)
+        return self.combine(self.per_modality(output), None if kl is None else kl / len(output.code))
 
 
 def _kl(mean, logvar):
@@ -302,9 +323,3 @@ def _combine(has, weight):
     if weight is None:
         return has.float()
     return has.float() * weight
-
-
-def _masked_mean(per_sample, mask, has):
-    """Sum of ``mask * per_sample`` over the samples that have the modality."""
-    count = len(per_sample) if has is None else has.float().sum()
-    return (per_sample * mask).sum() / torch.clamp(torch.as_tensor(count, dtype=per_sample.dtype), min=1.0)

@@ -376,22 +376,33 @@ class MultimodalNet(NeuralNet):
         return {name: _to_numpy(torch.cat(chunks)) for name, chunks in parts.items()}
 
     def reconstruction_loss(self, X):
-        """The training loss on X, averaged over samples, in eval mode."""
-        return self._mean_over_batches(X, lambda output: {"loss": self.get_loss(output)})["loss"]
+        """The training loss on X in eval mode, as exact means over all of X."""
+        losses, kl = self._loss_totals(X)
+        return float(self.criterion_.combine(losses, kl))
 
     def modality_losses(self, X):
         """Each modality's own mean loss on X (unweighted), in eval mode."""
-        return self._mean_over_batches(X, self.criterion_.per_modality)
+        return self._loss_totals(X)[0]
 
-    def _mean_over_batches(self, X, losses_of):
-        totals, n = {}, 0
+    def _loss_totals(self, X):
+        """Per-modality mean losses over the samples that have each, and the mean KL.
+
+        Sums and counts are accumulated over batches and divided once, so
+        the result does not depend on the batch size.
+        """
+        sums, counts, kl, n = {}, {}, None, 0
         with torch.inference_mode():
             for Xi in self._inference_batches(X):
-                rows = len(next(iter(Xi.values())))
-                for name, loss in losses_of(self.infer(Xi)).items():
-                    totals[name] = totals.get(name, 0.0) + loss.item() * rows
-                n += rows
-        return {name: total / n for name, total in totals.items()}
+                output = self.infer(Xi)
+                for name, (total, count) in self.criterion_.loss_sums(output).items():
+                    sums[name] = sums.get(name, 0.0) + total.item()
+                    counts[name] = counts.get(name, 0.0) + count.item()
+                batch_kl = self.criterion_.kl_sum(output)
+                if batch_kl is not None:
+                    kl = (kl or 0.0) + batch_kl.item()
+                n += len(output.code)
+        losses = {name: sums[name] / max(counts[name], 1.0) for name in sums}
+        return losses, None if kl is None else kl / n
 
 
 def _to_numpy(tensor):

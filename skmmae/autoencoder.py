@@ -19,6 +19,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from ._compat import Interval, StrOptions, _fit_context
+from ._layers import HiddenLayers
 from ._module import PRESENT_SUFFIX, MultimodalAutoencoderModule, ReconstructionLoss
 from ._net import KLWarmup, MultimodalNet, TensorValidSplit
 from ._validation import (
@@ -91,6 +92,12 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
     hidden_dims : sequence of int, default=(256, 128)
         Hidden layer widths of each modality's encoder; the decoders mirror
         them. An empty sequence gives linear encoders and decoders.
+    layer_norm : bool, default=False
+        Put a ``LayerNorm`` after each hidden layer of the encoders' and
+        decoders' MLPs (before the ReLU).
+    dropout : float, default=0.0
+        Dropout probability after each hidden layer of those MLPs, during
+        training.
     fusion : {"mean", "concat", "poe", "moe"}, default="mean"
         How per-modality features become one code (see
         :mod:`skmmae.fusion`): ``"mean"`` maps each modality to a code and
@@ -220,6 +227,8 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         "modalities": [dict, None],
         "modality_weights": [StrOptions({"balanced"}), dict, None],
         "hidden_dims": ["array-like"],
+        "layer_norm": ["boolean"],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
         "fusion": [StrOptions(set(FUSIONS))],
         "variational": ["boolean"],
         "beta": [Interval(Real, 0, None, closed="left")],
@@ -251,6 +260,8 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         modalities=None,
         modality_weights=None,
         hidden_dims=(256, 128),
+        layer_norm=False,
+        dropout=0.0,
         fusion="mean",
         variational=False,
         beta=1.0,
@@ -278,6 +289,8 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         self.modalities = modalities
         self.modality_weights = modality_weights
         self.hidden_dims = hidden_dims
+        self.layer_norm = layer_norm
+        self.dropout = dropout
         self.fusion = fusion
         self.variational = variational
         self.beta = beta
@@ -543,14 +556,14 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
             initial = self.net_.modality_losses(_sample_rows(data, 2048, seed))
             weights = {name: 1.0 / max(loss, 1e-8) for name, loss in initial.items()}
         else:
-            given = self._named("modality_weights", data)
+            given = self._named("modality_weights", self.modalities_)
             for name, weight in given.items():
                 if not (isinstance(weight, Real) and weight >= 0):
                     raise ValueError(
                         f"The weight of modality {name!r} in 'modality_weights' must be a "
                         f"non-negative number. Got {weight!r} instead."
                     )
-            weights = {name: float(given.get(name, 1.0)) for name in data}
+            weights = {name: float(given.get(name, 1.0)) for name in self.modalities_}
         total = sum(weights.values())
         if not total > 0:
             raise ValueError("The 'modality_weights' must not all be zero.")
@@ -652,7 +665,7 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
             ReconstructionLoss,
             module__modalities=self.modalities_,
             module__encoding_dim=self.encoding_dim,
-            module__hidden_dims=hidden_dims,
+            module__hidden_dims=HiddenLayers(hidden_dims, self.layer_norm, self.dropout),
             module__fusion=self.fusion,
             module__variational=self.variational,
             module__modality_dropout=self.modality_dropout,
