@@ -162,7 +162,9 @@ def main(argv=None):
         for fusion in args.fusions:
             run_params = dict(params, **({"fusion": fusion} if fusion else {}))
             runs = [run_skmmae(data, dim, seed, run_params) for seed in args.seeds]
-            label = f"skmmae ({fusion or run_params.get('fusion', 'default')})"
+            label = f"skmmae ({fusion or run_params.get('fusion', 'default fusion')})"
+            if params:
+                label += " + params"
             rows.append((label, dim, summarize(runs)))
             everything[f"{label} dim={dim}"] = runs
             print(f"  {label} dim={dim}: {summarize(runs)}", flush=True)

@@ -100,6 +100,11 @@ class MultimodalAutoencoderModule(nn.Module):
     input_dropout : float, default=0.0
         In training, zero each floating-point encoder input value with this
         probability (scaling the rest, as ``nn.Dropout`` does).
+    subset_weight : float, default=1.0
+        With ``modality_dropout``, the share of the reconstruction loss
+        scored from the code of the visible subset; the rest is scored from
+        the code of all present modalities (decoded separately, from the
+        same encoder outputs). 1 scores the subset's code only.
     """
 
     def __init__(
@@ -112,6 +117,7 @@ class MultimodalAutoencoderModule(nn.Module):
         modality_dropout=0.0,
         noise_std=0.0,
         input_dropout=0.0,
+        subset_weight=1.0,
     ):
         super().__init__()
         if not isinstance(hidden_dims, HiddenLayers):
@@ -131,6 +137,7 @@ class MultimodalAutoencoderModule(nn.Module):
         self.modality_dropout = modality_dropout
         self.noise_std = noise_std
         self.input_dropout = input_dropout
+        self.subset_weight = subset_weight
 
     def scale(self, inputs):
         """Original units -> model units, per modality."""
@@ -165,29 +172,39 @@ class MultimodalAutoencoderModule(nn.Module):
     def forward(self, **inputs):
         values, present = split_presence(inputs)
         targets = self.scale(values)
-        encoder_inputs, visible = targets, present
-        if self.training:
-            encoder_inputs = self._corrupt(targets)
-            if self.modality_dropout > 0:
-                visible = self._hide_modalities(targets, present)
-        posterior = self.posterior(encoder_inputs, visible)
-        expert_decodings = None
-        if self.training and posterior.experts is not None:
-            expert_decodings = tuple(
+        if not self.training:
+            posterior = self.posterior(targets, present)
+            return self._output(posterior, ((self.decode(posterior.mean), None),), targets, present)
+        features = {name: self.encoders[name](x) for name, x in self._corrupt(targets).items()}
+        hiding = self.modality_dropout > 0
+        visible = self._hide_modalities(targets, present) if hiding else present
+        posterior = self.fusion(features, visible)
+        if posterior.experts is not None:
+            decodings = tuple(
                 (self.decode(self._draw(mean, logvar)), weight)
                 for mean, logvar, weight in posterior.experts
             )
-            reconstructions = expert_decodings[0][0]
+        elif hiding and self.subset_weight < 1:
+            # The code of every present modality and the code of the visible
+            # subset, each decoded; the encoders ran once for both.
+            full = self.fusion(features, present)
+            decodings = (
+                (self.decode(self._draw(full.mean, full.logvar)), 1.0 - self.subset_weight),
+                (self.decode(self._draw(posterior.mean, posterior.logvar)), self.subset_weight),
+            )
+            posterior = full
         else:
-            code = self._draw(posterior.mean, posterior.logvar) if self.training else posterior.mean
-            reconstructions = self.decode(code)
+            decodings = ((self.decode(self._draw(posterior.mean, posterior.logvar)), None),)
+        return self._output(posterior, decodings, targets, present)
+
+    def _output(self, posterior, decodings, targets, present):
         return AutoencoderOutput(
             posterior.mean,
-            reconstructions,
+            decodings[0][0],
             targets,
             present,
             posterior.logvar if self.variational else None,
-            expert_decodings,
+            decodings if len(decodings) > 1 else None,
             posterior.experts if self.variational else None,
         )
 

@@ -60,3 +60,27 @@ def test_make_fusion_registry():
     assert fusion.project.in_features == 5
     features = {"a": torch.ones(2, 3), "b": torch.ones(2, 2)}
     assert make_fusion("mean", {"a": 3, "b": 2}, 4)(features, {}).mean.shape == (2, 4)
+
+
+def test_subset_weight_scores_the_full_code_and_the_subset_code():
+    modalities, blocks = fitted_modalities()
+    module = MultimodalAutoencoderModule(
+        modalities, 3, (8,), "mean", modality_dropout=0.5, subset_weight=0.25
+    )
+    inputs = {k: torch.as_tensor(v, dtype=torch.float32) for k, v in blocks.items()}
+    torch.manual_seed(0)
+    out = module(**inputs)  # training mode
+    (full, full_weight), (subset, subset_weight) = out.expert_decodings
+    assert (full_weight, subset_weight) == (0.75, 0.25)
+    # The code is the one of every present modality: as in eval mode.
+    torch.testing.assert_close(out.code, module.eval().encode(**inputs))
+    torch.testing.assert_close(full["a"], module.decode(out.code)["a"])
+    assert not torch.allclose(subset["a"], full["a"])  # some samples had a modality hidden
+    criterion = ReconstructionLoss(modalities)
+    expected = {
+        name: 0.75 * modalities[name].loss(full[name], out.targets[name])
+        + 0.25 * modalities[name].loss(subset[name], out.targets[name])
+        for name in modalities
+    }
+    for name, loss in criterion.per_modality(out).items():
+        torch.testing.assert_close(loss, expected[name])
