@@ -241,8 +241,11 @@ class MultimodalAutoencoderModule(nn.Module):
         has = torch.stack([present[name].float() if name in present else ones for name in names], 1)
         keep = (torch.rand_like(has) >= self.modality_dropout).float() * has
         # Random scores over the present modalities; the best one is the fallback.
-        fallback = nn.functional.one_hot((torch.rand_like(has) * has).argmax(1), len(names))
-        keep = torch.where(keep.sum(1, keepdim=True) > 0, keep, fallback.float())
+        # (A comparison, not one_hot, which may check its input on the host:
+        # no device sync, so a CUDA graph can capture it.)
+        best = (torch.rand_like(has) * has).argmax(1, keepdim=True)
+        fallback = (torch.arange(len(names), device=has.device) == best).float()
+        keep = torch.where(keep.sum(1, keepdim=True) > 0, keep, fallback)
         return {name: keep[:, i] for i, name in enumerate(names)}
 
 
