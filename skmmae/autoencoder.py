@@ -23,6 +23,7 @@ from ._layers import HiddenLayers
 from ._module import PRESENT_SUFFIX, MultimodalAutoencoderModule, ReconstructionLoss
 from ._net import KLWarmup, MultimodalNet, TensorValidSplit
 from ._validation import (
+    MISSING_SUFFIX,
     check_code,
     check_fitted_modalities,
     check_some_modality,
@@ -526,7 +527,8 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         check_is_fitted(self)
         data, layout = split_modalities(X, estimator=self, reset=False)
         if leave_out is not None:
-            data = {k: v for k, v in data.items() if k not in (leave_out, leave_out + "__missing")}
+            dropped = (leave_out, leave_out + MISSING_SUFFIX)
+            data = {key: block for key, block in data.items() if key not in dropped}
         data, missing = extract_missing(data, layout, fitting=False)
         data = check_fitted_modalities(
             data, layout, self.modalities_, type(self).__name__, self._layout.feature_names
