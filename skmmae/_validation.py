@@ -38,6 +38,7 @@ __all__ = [
     "check_fitted_modalities",
     "check_some_modality",
     "extract_missing",
+    "raise_for_rows",
     "restore_layout",
     "restore_modality",
     "split_modalities",
@@ -296,11 +297,8 @@ def as_integer_array(value, label, ndims=(2,)):
     check_finite(array, label)
     whole = np.equal(np.mod(array, 1), 0)
     if not whole.all():
-        rows = np.flatnonzero(~whole.reshape(len(array), -1).all(axis=1))
-        raise ValueError(
-            f"{label} must hold integers; got non-integer values in {len(rows)} rows "
-            f"(first: {', '.join(map(str, rows[:5].tolist()))})."
-        )
+        rows = ~whole.reshape(len(array), -1).all(axis=1)
+        raise_for_rows(label, "must hold integers; got non-integer values", rows)
     return np.ascontiguousarray(array, dtype=np.int64)
 
 
@@ -444,10 +442,26 @@ def check_finite(values, label):
     has_nan = np.isnan(values).any()
     what = "NaN" if has_nan else "infinity (or a value too large for float32)"
     hint = " (a row entirely NaN marks a sample that lacks the modality)" if has_nan else ""
-    raise ValueError(
-        f"{label} contains {what} in {bad.sum()} rows (first: {_first_rows(bad)}). "
-        f"Values must be finite{hint}."
-    )
+    raise_for_rows(label, f"contains {what}", bad, f"Values must be finite{hint}.")
+
+
+def raise_for_rows(label, message, rows, hint=""):
+    """Raise ``ValueError("<label> <message> in N rows (first: ...). <hint>")``.
+
+    Parameters
+    ----------
+    label : str
+        How the message names the data.
+    message : str
+        What is wrong, completing "``label`` ...".
+    rows : ndarray of bool of shape (n_samples,)
+        The offending rows.
+    hint : str, default=""
+        What to do about it, appended.
+    """
+    rows = np.asarray(rows, dtype=bool)
+    text = f"{label} {message} in {int(rows.sum())} rows (first: {_first_rows(rows)})."
+    raise ValueError(f"{text} {hint}".rstrip())
 
 
 def _first_rows(mask, limit=5):

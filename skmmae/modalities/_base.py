@@ -18,11 +18,12 @@ Data flows through a modality's parts like this::
 import copy
 import math
 
-import numpy as np
 import torch
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
+
+from .._validation import raise_for_rows
 
 __all__ = ["Modality"]
 
@@ -302,11 +303,8 @@ def check_values(condition, label, message, rows):
         How the message names the data.
     message : str
         What is wrong, completing "``label`` ...".
-    rows : ndarray of bool of shape (n_samples,)
-        Which rows are wrong (evaluated only when ``condition`` is False).
+    rows : callable returning an ndarray of bool of shape (n_samples,)
+        Which rows are wrong (called only when ``condition`` is False).
     """
-    if condition:
-        return
-    bad = np.asarray(rows())
-    first = ", ".join(map(str, np.flatnonzero(bad)[:5].tolist()))
-    raise ValueError(f"{label} {message} in {int(bad.sum())} rows (first: {first}).")
+    if not condition:
+        raise_for_rows(label, message, rows())

@@ -14,7 +14,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .._layers import mlp_decoder, mlp_encoder
-from .._validation import as_float_array
+from .._validation import as_float_array, raise_for_rows
 from ._base import Modality, per_sample_mean
 from ._continuous import positive_scale
 
@@ -340,24 +340,18 @@ def _check_counts(values, entry_rows, label, integer):
     if not finite_sum and not np.isfinite(values).all():
         what = "NaN" if np.isnan(values).any() else "infinity (or a value too large for float32)"
         bad = ~np.isfinite(values)
-        _raise_for_rows(label, f"contains {what}", entry_rows(bad), "Values must be finite.")
+        raise_for_rows(label, f"contains {what}", entry_rows(bad), "Values must be finite.")
     if values.min() < 0:
-        _raise_for_rows(label, "has negative counts", entry_rows(values < 0))
+        raise_for_rows(label, "has negative counts", entry_rows(values < 0))
     if integer:
         fractional = np.mod(values, 1) != 0
         if fractional.any():
-            _raise_for_rows(
+            raise_for_rows(
                 label,
                 "has non-integer counts",
                 entry_rows(fractional),
                 "Pass Counts(integer=False) for non-negative real values such as tf-idf weights.",
             )
-
-
-def _raise_for_rows(label, message, rows, hint=""):
-    first = ", ".join(map(str, np.flatnonzero(rows)[:5].tolist()))
-    text = f"{label} {message} in {int(rows.sum())} rows (first: {first})."
-    raise ValueError(f"{text} {hint}".rstrip())
 
 
 def _column_sums(X, transform, rows_per_chunk=8192):
