@@ -300,7 +300,10 @@ def available_speed_options():
 
 #: Options that add compute beyond the plain architecture, switched off so
 #: that skmmae does the same arithmetic as the hand-written loop.
-PLAIN = dict(layer_norm=False, dropout=0.0, noise_std=0.0, input_dropout=0.0, modality_dropout=0.0)
+PLAIN = dict(
+    layer_norm=False, dropout=0.0, noise_std=0.0, input_dropout=0.0, modality_dropout=0.0,
+    ema_decay=0.0,
+)
 
 
 def skmmae_estimator(batch_size, device, **options):

@@ -21,6 +21,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._compat import Interval, StrOptions, _fit_context
 from ._layers import HiddenLayers
 from ._module import PRESENT_SUFFIX, MultimodalAutoencoderModule, ReconstructionLoss
+from ._averaging import WeightAverage
 from ._net import KLWarmup, MultimodalNet, TensorValidSplit
 from ._validation import (
     MISSING_SUFFIX,
@@ -155,6 +156,14 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         Learning rate.
     weight_decay : float, default=0.0
         L2 penalty passed to the optimizer.
+    ema_decay : float, default=0.99
+        Keep an exponential moving average of the weights during training
+        (decay per step; it spans about ``1 / (1 - ema_decay)`` recent
+        steps) and use it as the fitted weights: it smooths out the noise
+        that input noise and modality dropout put in every step, and lowers
+        reconstruction error on new data. 0 keeps the last step's weights.
+        Not used with ``early_stopping``, which keeps the best epoch's
+        weights.
     optimizer : {"adam", "adamw", "sgd"} or torch optimizer class, default="adam"
         The optimizer; a class (e.g. ``torch.optim.RMSprop``) is called with
         the module's parameters, ``lr`` and ``weight_decay``.
@@ -256,6 +265,7 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "lr": [Interval(Real, 0, None, closed="neither")],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "ema_decay": [Interval(Real, 0, 1, closed="left")],
         "optimizer": [StrOptions(set(_OPTIMIZERS)), type],
         "device": [str, torch.device],
         "callbacks": [list, None],
@@ -290,6 +300,7 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         batch_size=128,
         lr=1e-3,
         weight_decay=0.0,
+        ema_decay=0.99,
         optimizer="adam",
         device="auto",
         callbacks=None,
@@ -320,6 +331,7 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         self.batch_size = batch_size
         self.lr = lr
         self.weight_decay = weight_decay
+        self.ema_decay = ema_decay
         self.optimizer = optimizer
         self.device = device
         self.callbacks = callbacks
@@ -679,6 +691,8 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
                     ),
                 )
             )
+        elif self.ema_decay > 0:
+            callbacks.append(("weight_average", WeightAverage(self.ema_decay)))
         return MultimodalNet(
             MultimodalAutoencoderModule,
             ReconstructionLoss,
