@@ -635,7 +635,7 @@ def test_word_predicted_from_the_image_alone():
         modalities={"image": Image(channels=(8,)), "text": "tokens"},
         hidden_dims=(32,),
         modality_dropout=0.5,
-        max_epochs=10,
+        max_epochs=20,
         lr=1e-2,
         batch_size=64,
         random_state=0,
@@ -643,5 +643,5 @@ def test_word_predicted_from_the_image_alone():
     tokens = ae.predict_modality({"image": X_test["image"]}, "text")
     assert tokens.shape == (len(y_test), 6) and tokens.dtype == np.int64
     accuracy = (decode_words(tokens) == WORDS[y_test]).mean()
-    # Measured: ~0.84 (0.78-0.88 over seeds 0-3); chance is 0.1.
+    # Measured: 0.79, 0.82, 0.83 for seeds 0-2 (0.58-0.73 after 10 epochs); chance is 0.1.
     assert accuracy > 0.6, accuracy
