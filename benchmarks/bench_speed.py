@@ -311,15 +311,17 @@ PLAIN = dict(
     subset_weight=1.0, ema_decay=0.0,
 )
 
+_ESTIMATOR_DEFAULTS = MultimodalAutoencoder().get_params()
+
 #: The same options at the estimator's defaults (the quality regularizers).
-REGULARIZED = {name: MultimodalAutoencoder().get_params()[name] for name in PLAIN}
+REGULARIZED = {name: _ESTIMATOR_DEFAULTS[name] for name in PLAIN}
 
 #: The estimator's default architecture and regularizers: every parameter at
 #: its default but the code size, batch size and number of epochs.
 DEFAULTS_ALL = dict(
     REGULARIZED,
-    hidden_dims=MultimodalAutoencoder().get_params()["hidden_dims"],
-    fusion=MultimodalAutoencoder().get_params()["fusion"],
+    hidden_dims=_ESTIMATOR_DEFAULTS["hidden_dims"],
+    fusion=_ESTIMATOR_DEFAULTS["fusion"],
 )
 
 

@@ -47,16 +47,17 @@ class WeightAverage(Callback):
         self.decay = decay
 
     def on_train_begin(self, net, X=None, y=None, **kwargs):
-        self._weights = [p for p in net.module_.parameters() if p.is_floating_point()]
-        with torch.no_grad():
-            self._average = [p.detach().clone() for p in self._weights]
+        # Detached views share the parameters' storage, which the optimizer
+        # updates in place: made once, they follow every step.
+        self._weights = [p.detach() for p in net.module_.parameters() if p.is_floating_point()]
+        self._average = [w.clone() for w in self._weights]
         self.n_steps_ = 0
 
     def on_batch_end(self, net, batch=None, training=False, **kwargs):
         if not training:
             return
         decay = min(self.decay, (1 + self.n_steps_) / (10 + self.n_steps_))
-        get_ema_multi_avg_fn(decay)(self._average, [p.detach() for p in self._weights], None)
+        get_ema_multi_avg_fn(decay)(self._average, self._weights, None)
         self.n_steps_ += 1
 
     def on_train_end(self, net, X=None, y=None, **kwargs):
