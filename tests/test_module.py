@@ -84,3 +84,29 @@ def test_subset_weight_scores_the_full_code_and_the_subset_code():
     }
     for name, loss in criterion.per_modality(out).items():
         torch.testing.assert_close(loss, expected[name])
+
+
+def test_batch_mean_shortcut_equals_the_masked_sums_for_every_kind():
+    # Without presence masks or expert decodings, per_modality takes each
+    # modality's batch-mean loss; it must equal the general sums / counts.
+    from skmmae.modalities import Binary, Categorical, Counts
+
+    rng = np.random.RandomState(0)
+    blocks = {
+        "real": rng.normal(size=(30, 4)),
+        "bits": rng.rand(30, 5) > 0.5,
+        "cats": rng.randint(0, 3, size=(30, 2)),
+        "counts": rng.poisson(2.0, size=(30, 6)),
+    }
+    kinds = {"real": Continuous(), "bits": Binary(), "cats": Categorical(), "counts": Counts()}
+    modalities = {name: kinds[name].fit(block) for name, block in blocks.items()}
+    module = MultimodalAutoencoderModule(modalities, 3, (8,), "mean").eval()
+    inputs = {n: torch.as_tensor(m.validate(blocks[n])) for n, m in modalities.items()}
+    out = module(**inputs)
+    assert not out.present and out.expert_decodings is None
+    criterion = ReconstructionLoss(modalities)
+    general = {name: total / count for name, (total, count) in criterion.loss_sums(out).items()}
+    shortcut = criterion.per_modality(out)
+    assert set(shortcut) == set(blocks)
+    for name in blocks:
+        torch.testing.assert_close(shortcut[name], general[name])

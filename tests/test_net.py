@@ -101,3 +101,16 @@ def test_net_trains_with_input_as_target_and_encodes_in_batches():
     recon = net.decode(codes)
     assert {k: v.shape for k, v in recon.items()} == {"a": (37, 4), "b": (37, 2)}
     assert net.reconstruction_loss(data) == pytest.approx(losses[-1], rel=0.5)
+
+
+def test_training_mode_reaches_every_submodule_and_flips_with_each_phase():
+    rng = np.random.RandomState(0)
+    data = {"a": rng.normal(size=(20, 4)).astype(np.float32)}
+    net = make_net(data, max_epochs=1, batch_size=8).fit(data)
+    modules = list(net.module_.modules()) + list(net.criterion_.modules())
+    net.encode(data)  # inference: eval mode everywhere
+    assert not any(m.training for m in modules)
+    net.partial_fit(data)  # training steps: train mode everywhere again
+    assert all(m.training for m in modules)
+    net._set_training(False)
+    assert not any(m.training for m in modules)
