@@ -18,10 +18,10 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Transfo
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
+from ._averaging import WeightAverage
 from ._compat import Interval, StrOptions, _fit_context
 from ._layers import HiddenLayers
 from ._module import PRESENT_SUFFIX, MultimodalAutoencoderModule, ReconstructionLoss
-from ._averaging import WeightAverage
 from ._net import KLWarmup, MultimodalNet, TensorValidSplit
 from ._validation import (
     MISSING_SUFFIX,

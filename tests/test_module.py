@@ -6,7 +6,7 @@ import torch
 
 from skmmae._module import AutoencoderOutput, MultimodalAutoencoderModule, ReconstructionLoss
 from skmmae.fusion import FUSIONS, make_fusion
-from skmmae.modalities import Continuous
+from skmmae.modalities import Binary, Categorical, Continuous, Counts
 
 def fitted_modalities(seed=0):
     rng = np.random.RandomState(seed)
@@ -89,8 +89,6 @@ def test_subset_weight_scores_the_full_code_and_the_subset_code():
 def test_batch_mean_shortcut_equals_the_masked_sums_for_every_kind():
     # Without presence masks or expert decodings, per_modality takes each
     # modality's batch-mean loss; it must equal the general sums / counts.
-    from skmmae.modalities import Binary, Categorical, Counts
-
     rng = np.random.RandomState(0)
     blocks = {
         "real": rng.normal(size=(30, 4)),
