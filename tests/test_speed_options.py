@@ -30,11 +30,17 @@ def losses(ae):
     return np.array(ae.net_.history[:, "train_loss"])
 
 
-def test_defaults_are_plain_on_cpu():
+def test_cpu_defaults_fuse_adam_and_nothing_else():
     ae = fit(device="cpu")
     group = ae.net_.optimizer_.param_groups[0]
-    assert not group.get("fused") and not group.get("capturable")
+    assert group["fused"] is True and not group.get("capturable")
     assert ae.net_.cuda_graphs is False and ae.net_.bf16 is False
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", torch.optim.RMSprop])
+def test_auto_leaves_other_optimizers_unfused(optimizer):
+    group = fit(device="cpu", optimizer=optimizer, lr=1e-3).net_.optimizer_.param_groups[0]
+    assert not group.get("fused")
 
 
 def test_fused_adam_on_cpu_matches_eager_loss_curve():
