@@ -397,8 +397,9 @@ def training_variants(data, batch_size, device, skip=()):
         variants.append(Variant("c-off", "(c) skmmae, fused_optimizer=False",
                                 SkmmaeFit(data, batch_size, device, fused_optimizer=False),
                                 per_fit=True))
-        return [v for v in variants if v.key not in skip]
     variants = [v for v in variants if v.key not in skip]
+    if device.type != "cuda":
+        return variants
     for key, label, options in speed_option_sets(available_speed_options()):
         if key in skip:
             continue
@@ -409,8 +410,7 @@ def training_variants(data, batch_size, device, skip=()):
 
 def default_options_note():
     """What the estimator's defaults of the speed options are, for the row label."""
-    defaults = MultimodalAutoencoder().get_params()
-    shown = [f"{name}={defaults[name]!r}" for name in available_speed_options()]
+    shown = [f"{name}={_ESTIMATOR_DEFAULTS[name]!r}" for name in available_speed_options()]
     return f" ({', '.join(shown)})" if shown else ""
 
 
