@@ -56,8 +56,10 @@ class AutoencoderOutput(NamedTuple):
     logvar : Tensor or None
         Log variance of the code, in variational mode.
     expert_decodings : tuple of (reconstructions, weight) or None
-        Mixture of experts in training: each expert's own decoding and its
-        ``(n,)`` weight; the loss averages over them.
+        In training, when more than one decoding is scored: each decoding
+        (an expert's, the full code's, a subset's, the cross-modal one) and
+        its weight in the loss: a float, an ``(n,)`` tensor, or a dict of
+        them by modality.
     experts : tuple or None
         The experts' ``(mean, logvar, weight)``, for their KL terms.
     """
@@ -105,6 +107,15 @@ class MultimodalAutoencoderModule(nn.Module):
         scored from the code of the visible subset; the rest is scored from
         the code of all present modalities (decoded separately, from the
         same encoder outputs). 1 scores the subset's code only.
+    cross_weight : float, default=0.0
+        In training, the share of the loss scored by cross-modal
+        reconstruction: each modality decoded from the code of the *other*
+        modalities (those left visible by ``modality_dropout``, or all
+        others present where it hid them all), so that its own encoder
+        cannot help. The rest is split by ``subset_weight`` as above. Not
+        used with a single modality, nor with a fusion whose experts are
+        decoded one by one (``"moe"``), which already trains every
+        modality's code to reconstruct all of them.
     """
 
     def __init__(
@@ -118,6 +129,7 @@ class MultimodalAutoencoderModule(nn.Module):
         noise_std=0.0,
         input_dropout=0.0,
         subset_weight=1.0,
+        cross_weight=0.0,
     ):
         super().__init__()
         if not isinstance(hidden_dims, HiddenLayers):
@@ -138,6 +150,7 @@ class MultimodalAutoencoderModule(nn.Module):
         self.noise_std = noise_std
         self.input_dropout = input_dropout
         self.subset_weight = subset_weight
+        self.cross_weight = cross_weight
 
     def scale(self, inputs):
         """Original units -> model units, per modality."""
@@ -184,18 +197,53 @@ class MultimodalAutoencoderModule(nn.Module):
                 (self.decode(self._draw(mean, logvar)), weight)
                 for mean, logvar, weight in posterior.experts
             )
-        elif hiding and self.subset_weight < 1:
+            return self._output(posterior, decodings, targets, present)
+        codes = ((posterior, 1.0),)
+        if hiding and self.subset_weight < 1:
             # The code of every present modality and the code of the visible
             # subset, each decoded; the encoders ran once for both.
             full = self.fusion(features, present)
-            decodings = (
-                (self.decode(self._draw(full.mean, full.logvar)), 1.0 - self.subset_weight),
-                (self.decode(self._draw(posterior.mean, posterior.logvar)), self.subset_weight),
-            )
+            codes = ((full, 1.0 - self.subset_weight), (posterior, self.subset_weight))
             posterior = full
-        else:
-            decodings = ((self.decode(self._draw(posterior.mean, posterior.logvar)), None),)
-        return self._output(posterior, decodings, targets, present)
+        cross = self.cross_weight if len(features) > 1 else 0.0
+        decodings = [
+            (self.decode(self._draw(code.mean, code.logvar)), (1.0 - cross) * weight)
+            for code, weight in codes
+            if (1.0 - cross) * weight > 0
+        ]
+        if cross:
+            reconstructions, has_others = self._cross_reconstructions(features, visible, present)
+            weights = {name: cross * has for name, has in has_others.items()}
+            decodings.append((reconstructions, weights))
+        return self._output(posterior, tuple(decodings), targets, present)
+
+    def _cross_reconstructions(self, features, visible, present):
+        """Each modality decoded from the code of the other modalities alone.
+
+        The others are those in ``visible``; for a sample where every other
+        modality was hidden, those in ``present``. Returns the
+        reconstructions and, per modality, a ``(n,)`` float mask of the
+        samples that have any other modality (the rest score nothing).
+        """
+        names = list(features)
+        like = features[names[0]]
+        has = self._presence_matrix(names, present, like)
+        seen = has if visible is present else self._presence_matrix(names, visible, like)
+        reconstructions, has_others = {}, {}
+        for i, name in enumerate(names):
+            drop = (torch.arange(len(names), device=like.device) != i).float()
+            others_seen, others_had = seen * drop, has * drop
+            others = torch.where(others_seen.sum(1, keepdim=True) > 0, others_seen, others_had)
+            code = self.fusion(features, {n: others[:, j] for j, n in enumerate(names)})
+            reconstructions[name] = self.decoders[name](self._draw(code.mean, code.logvar))
+            has_others[name] = (others.sum(1) > 0).float()
+        return reconstructions, has_others
+
+    @staticmethod
+    def _presence_matrix(names, present, like):
+        """``(n, M)`` float presence of ``names`` (a name absent from ``present``: all 1)."""
+        ones = torch.ones(len(like), device=like.device)
+        return torch.stack([present[name].float() if name in present else ones for name in names], 1)
 
     def _output(self, posterior, decodings, targets, present):
         return AutoencoderOutput(
@@ -204,7 +252,7 @@ class MultimodalAutoencoderModule(nn.Module):
             targets,
             present,
             posterior.logvar if self.variational else None,
-            decodings if len(decodings) > 1 else None,
+            decodings if len(decodings) > 1 or isinstance(decodings[0][1], dict) else None,
             posterior.experts if self.variational else None,
         )
 
@@ -235,10 +283,7 @@ class MultimodalAutoencoderModule(nn.Module):
         throughout (no boolean indexing), so CUDA graphs can capture it.
         """
         names = list(targets)
-        like = targets[names[0]]
-        n = len(like)
-        ones = torch.ones(n, device=like.device)
-        has = torch.stack([present[name].float() if name in present else ones for name in names], 1)
+        has = self._presence_matrix(names, present, targets[names[0]])
         keep = (torch.rand_like(has) >= self.modality_dropout).float() * has
         # Random scores over the present modalities; the best one is the fallback.
         # (A comparison, not one_hot, which may check its input on the host:
@@ -295,6 +340,8 @@ class ReconstructionLoss(nn.Module):
             total = 0.0
             for reconstructions, weight in decodings:
                 per_sample = modality.sample_loss(reconstructions[name].float(), target)
+                if isinstance(weight, dict):  # cross-modal decoding: one weight per modality
+                    weight = weight[name]
                 mask = _combine(has, weight)
                 total = total + (per_sample if mask is None else per_sample * mask).sum()
             count = per_sample.new_tensor(len(per_sample)) if has is None else has.float().sum()

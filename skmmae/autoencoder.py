@@ -144,6 +144,16 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         scored from the code of all present modalities, decoded separately
         (the encoders run once). Below 1, full reconstructions stop paying
         for cross-modal training, at the cost of a second decoding.
+    cross_weight : float, default=0.0
+        Share of the training loss scored by cross-modal reconstruction:
+        each modality decoded from the code of the other modalities alone
+        (those that ``modality_dropout`` left visible; all the others
+        present where it hid every one), so that its own encoder cannot
+        help. This trains exactly what :meth:`predict_modality` does; the
+        rest of the loss is split by ``subset_weight``. It costs one more
+        decoding per step. Not used with a single modality, nor with
+        ``fusion="moe"``, whose experts are each trained to reconstruct
+        every modality already.
     noise_std : float, default=0.5
         During training, add Gaussian noise of this standard deviation to the
         encoders' inputs (in model units: standard deviations for continuous
@@ -265,6 +275,7 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         "noise_std": [Interval(Real, 0, None, closed="left")],
         "input_dropout": [Interval(Real, 0, 1, closed="left")],
         "subset_weight": [Interval(Real, 0, 1, closed="both")],
+        "cross_weight": [Interval(Real, 0, 1, closed="both")],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "lr": [Interval(Real, 0, None, closed="neither")],
@@ -300,6 +311,7 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         noise_std=0.5,
         input_dropout=0.0,
         subset_weight=0.5,
+        cross_weight=0.0,
         max_epochs=100,
         batch_size=128,
         lr=2e-3,
@@ -331,6 +343,7 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         self.noise_std = noise_std
         self.input_dropout = input_dropout
         self.subset_weight = subset_weight
+        self.cross_weight = cross_weight
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.lr = lr
@@ -711,6 +724,7 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
             module__noise_std=self.noise_std,
             module__input_dropout=self.input_dropout,
             module__subset_weight=self.subset_weight,
+            module__cross_weight=self.cross_weight,
             criterion__modalities=self.modalities_,
             criterion__beta=self.beta,
             optimizer=optimizer,

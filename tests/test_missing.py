@@ -396,6 +396,71 @@ def test_modality_dropout_only_in_training(fusion):
     assert 0.3 < differs.float().mean() < 1.0
 
 
+def cross_features(fusion, n=50, seed=2):
+    module, widths = dropout_module(0.0, fusion=fusion)
+    rng = np.random.RandomState(seed)
+    features = {
+        name: module.encoders[name](torch.as_tensor(rng.normal(size=(n, w)), dtype=torch.float32))
+        for name, w in widths.items()
+    }
+    return module.eval(), features
+
+
+@pytest.mark.parametrize("fusion", ["concat", "mean", "poe"])
+def test_cross_reconstruction_never_reads_the_modality_it_decodes(fusion):
+    module, features = cross_features(fusion)
+    with torch.no_grad():
+        recs, has_others = module._cross_reconstructions(features, {}, {})
+        changed = {**features, "a": features["a"] + 100.0}
+        recs_changed, _ = module._cross_reconstructions(changed, {}, {})
+    torch.testing.assert_close(recs_changed["a"], recs["a"], rtol=0, atol=0)
+    assert not torch.allclose(recs_changed["b"], recs["b"])
+    for name, has in has_others.items():
+        assert bool((has == 1).all()), name
+    # It is the decoding of the code of the other three, as encode would give it.
+    others = {name: f for name, f in features.items() if name != "a"}
+    with torch.no_grad():
+        expected = module.decoders["a"](module.fusion(others, {}).mean)
+    torch.testing.assert_close(recs["a"], expected)
+
+
+def test_cross_reconstruction_falls_back_to_present_modalities_and_masks_lone_ones():
+    module, features = cross_features("mean", n=4)
+    ones = torch.ones(4)
+    # Sample 1 has "a" only; the others have everything.
+    alone = torch.tensor([1.0, 0.0, 1.0, 1.0])
+    present = {"b": alone, "c": alone.clone()}
+    features["d"] = features["d"][[0, 0, 2, 3]]  # "d" has no mask: give row 1 a copy
+    present["d"] = alone.clone()
+    # In sample 0 modality dropout hid every modality but "a".
+    visible = {"a": ones, "b": alone * torch.tensor([0.0, 1, 1, 1])}
+    visible["c"], visible["d"] = visible["b"].clone(), visible["b"].clone()
+    with torch.no_grad():
+        recs, has_others = module._cross_reconstructions(features, visible, present)
+        unhidden, _ = module._cross_reconstructions(features, present, present)
+    # "a" in sample 0 comes from the present others, as if nothing was hidden.
+    torch.testing.assert_close(recs["a"][0], unhidden["a"][0])
+    np.testing.assert_array_equal(has_others["a"].numpy(), [1, 0, 1, 1])
+    np.testing.assert_array_equal(has_others["b"].numpy(), [1, 1, 1, 1])
+
+
+def test_cross_weight_trains_prediction_from_the_others():
+    X, y = mfeat(n=1000)
+    rows_train, rows_test = train_test_split(
+        np.arange(1000), test_size=0.3, random_state=0, stratify=y
+    )
+    train = {name: block[rows_train] for name, block in X.items()}
+    test = {name: block[rows_test] for name, block in X.items()}
+    common = dict(hidden_dims=(64,), max_epochs=20, batch_size=64, random_state=0, **PLAIN)
+    errors = {}
+    for cross in (0.0, 0.7):
+        ae = MultimodalAutoencoder(8, cross_weight=cross, **common).fit(train)
+        pred = ae.predict_modality({"fou": test["fou"], "kar": test["kar"]}, "pix")
+        errors[cross] = standardized_mse(pred, test["pix"], ae.modalities_["pix"])
+    # Measured: 0.565 without the cross term, 0.444 with it.
+    assert errors[0.7] < errors[0.0] - 0.06, errors
+
+
 # -- 8. noise in training only ---------------------------------------------------------
 
 
