@@ -243,7 +243,8 @@ class MultimodalAutoencoderModule(nn.Module):
     def _presence_matrix(names, present, like):
         """``(n, M)`` float presence of ``names`` (a name absent from ``present``: all 1)."""
         ones = torch.ones(len(like), device=like.device)
-        return torch.stack([present[name].float() if name in present else ones for name in names], 1)
+        columns = [present[name].float() if name in present else ones for name in names]
+        return torch.stack(columns, dim=1)
 
     def _output(self, posterior, decodings, targets, present):
         return AutoencoderOutput(

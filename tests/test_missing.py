@@ -315,13 +315,19 @@ def test_predict_modality_forms_and_ignores_the_target():
     pd.testing.assert_frame_equal(without, kar)
 
 
-def test_predict_pix_from_other_views_beats_the_mean():
-    X, y = mfeat(n=1000)
+def mfeat_train_test(n=1000):
+    """A stratified 70/30 split of ``n`` mfeat samples, as two dicts of views."""
+    X, y = mfeat(n=n)
     rows_train, rows_test = train_test_split(
-        np.arange(1000), test_size=0.3, random_state=0, stratify=y
+        np.arange(n), test_size=0.3, random_state=0, stratify=y
     )
     train = {name: block[rows_train] for name, block in X.items()}
     test = {name: block[rows_test] for name, block in X.items()}
+    return train, test
+
+
+def test_predict_pix_from_other_views_beats_the_mean():
+    train, test = mfeat_train_test()
     ae = MultimodalAutoencoder(
         8, hidden_dims=(64,), modality_dropout=0.3, max_epochs=20, batch_size=64, random_state=0
     ).fit(train)
@@ -445,12 +451,7 @@ def test_cross_reconstruction_falls_back_to_present_modalities_and_masks_lone_on
 
 
 def test_cross_weight_trains_prediction_from_the_others():
-    X, y = mfeat(n=1000)
-    rows_train, rows_test = train_test_split(
-        np.arange(1000), test_size=0.3, random_state=0, stratify=y
-    )
-    train = {name: block[rows_train] for name, block in X.items()}
-    test = {name: block[rows_test] for name, block in X.items()}
+    train, test = mfeat_train_test()
     common = dict(hidden_dims=(64,), max_epochs=20, batch_size=64, random_state=0, **PLAIN)
     errors = {}
     for cross in (0.0, 0.7):
