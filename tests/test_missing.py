@@ -21,7 +21,7 @@ from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.pipeline import make_pipeline
 
 from skmmae import MultimodalAutoencoder
-from skmmae._module import PRESENT_SUFFIX, MultimodalAutoencoderModule
+from skmmae._module import PRESENT_SUFFIX, MultimodalAutoencoderModule, ReconstructionLoss
 from skmmae.datasets import decode_words, load_digits_words, load_mfeat
 from skmmae.fusion import FUSIONS
 from skmmae.modalities import Continuous, Image
@@ -448,6 +448,28 @@ def test_cross_reconstruction_falls_back_to_present_modalities_and_masks_lone_on
     torch.testing.assert_close(recs["a"][0], unhidden["a"][0])
     np.testing.assert_array_equal(has_others["a"].numpy(), [1, 0, 1, 1])
     np.testing.assert_array_equal(has_others["b"].numpy(), [1, 1, 1, 1])
+
+
+def test_cross_loss_skips_samples_without_another_modality():
+    rng = np.random.RandomState(0)
+    widths = {"a": 3, "b": 2, "c": 4}
+    modalities = {name: Continuous().fit(rng.normal(size=(20, w))) for name, w in widths.items()}
+    module = MultimodalAutoencoderModule(modalities, 3, (8,), "mean", cross_weight=1.0)
+    batch = {
+        name: torch.as_tensor(rng.normal(size=(4, w)), dtype=torch.float32)
+        for name, w in widths.items()
+    }
+    alone = torch.tensor([1.0, 0.0, 1.0, 1.0])  # sample 1 has "a" only
+    batch["b" + PRESENT_SUFFIX], batch["c" + PRESENT_SUFFIX] = alone, alone.clone()
+    with torch.no_grad():
+        output = module.train()(**batch)
+    ((recs, weights),) = output.expert_decodings  # the cross decoding alone
+    np.testing.assert_array_equal(weights["a"].numpy(), [1, 0, 1, 1])
+    total, count = ReconstructionLoss(modalities).loss_sums(output)["a"]
+    per_sample = ((recs["a"] - output.targets["a"]) ** 2).mean(dim=1)
+    # Sample 1's "a" would come from an empty code: it is not scored.
+    torch.testing.assert_close(total, per_sample[[0, 2, 3]].sum())
+    assert count == 4
 
 
 def test_cross_weight_trains_prediction_from_the_others():
