@@ -56,7 +56,8 @@ class AutoencoderOutput(NamedTuple):
     logvar : Tensor or None
         Log variance of the code, in variational mode.
     expert_decodings : tuple of (reconstructions, weight) or None
-        In training, when more than one decoding is scored: each decoding
+        In training, when the loss weighs its decodings (several of them,
+        or the cross-modal one, whose weights mask samples): each decoding
         (an expert's, the full code's, a subset's, the cross-modal one) and
         its weight in the loss: a float, an ``(n,)`` tensor, or a dict of
         them by modality.
@@ -229,10 +230,11 @@ class MultimodalAutoencoderModule(nn.Module):
         like = features[names[0]]
         has = self._presence_matrix(names, present, like)
         seen = has if visible is present else self._presence_matrix(names, visible, like)
+        # Row i of this matrix keeps every modality but the i-th.
+        leave_out = 1.0 - torch.eye(len(names), device=like.device)
         reconstructions, has_others = {}, {}
         for i, name in enumerate(names):
-            drop = (torch.arange(len(names), device=like.device) != i).float()
-            others_seen, others_had = seen * drop, has * drop
+            others_seen, others_had = seen * leave_out[i], has * leave_out[i]
             others = torch.where(others_seen.sum(1, keepdim=True) > 0, others_seen, others_had)
             code = self.fusion(features, {n: others[:, j] for j, n in enumerate(names)})
             reconstructions[name] = self.decoders[name](self._draw(code.mean, code.logvar))
