@@ -1,8 +1,75 @@
 """Small torch building blocks shared by modalities and fusions."""
 
+import torch
 from torch import nn
 
-__all__ = ["HiddenLayers", "mlp", "mlp_decoder", "mlp_encoder"]
+__all__ = ["Dropout", "HiddenLayers", "dropout", "mlp", "mlp_decoder", "mlp_encoder"]
+
+# Each element's random number is a 16-bit piece of a 64-bit draw.
+_LEVELS = 2**16
+
+
+def dropout(x, p):
+    """Zero each element of ``x`` with probability ``p``, scale the rest by ``1 / (1 - p)``.
+
+    What ``torch.nn.functional.dropout(x, p, training=True)`` does, with a
+    cheaper mask on the CPU: torch draws one Bernoulli variate per element
+    there, which took about a quarter of a default CPU fit; this draws 64
+    random bits per 4 elements and compares each 16-bit piece with a
+    threshold (``p`` rounded to a multiple of 1/65536), about twice as fast.
+    On other devices torch's fused kernel is the faster one, and is used.
+
+    Parameters
+    ----------
+    x : Tensor
+        The values.
+    p : float
+        The probability of an element being zeroed, in [0, 1).
+
+    Returns
+    -------
+    Tensor
+        Like ``x``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skmmae._layers import dropout
+    >>> _ = torch.manual_seed(0)
+    >>> y = dropout(torch.ones(100_000), 0.25)
+    >>> round((y == 0).float().mean().item(), 2), round(y.max().item(), 4)
+    (0.25, 1.3333)
+    """
+    if x.device.type != "cpu" or not p:
+        return nn.functional.dropout(x, p, training=True)
+    words = torch.randint(-(2**63), 2**63 - 1, ((x.numel() + 3) // 4,), dtype=torch.int64)
+    pieces = words.view(torch.int16)[: x.numel()].view(x.shape)
+    # int16 pieces are uniform on [-32768, 32767]: below this, probability p.
+    threshold = round(p * _LEVELS) - _LEVELS // 2
+    return torch.where(pieces >= threshold, x * (1.0 / (1.0 - p)), 0.0)
+
+
+class Dropout(nn.Dropout):
+    """``torch.nn.Dropout`` with :func:`dropout`'s cheaper mask on the CPU.
+
+    Parameters
+    ----------
+    p : float, default=0.5
+        The probability of an element being zeroed in training.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skmmae._layers import Dropout
+    >>> layer = Dropout(0.1).eval()
+    >>> torch.equal(layer(torch.ones(3)), torch.ones(3))
+    True
+    """
+
+    def forward(self, x):
+        if not self.training or not self.p:
+            return x
+        return dropout(x, self.p)
 
 
 class HiddenLayers(tuple):
@@ -75,7 +142,7 @@ def mlp(sizes, final_activation=False, layer_norm=False, dropout=0.0):
                 layers.append(nn.LayerNorm(n_out))
             layers.append(nn.ReLU())
             if dropout:
-                layers.append(nn.Dropout(dropout))
+                layers.append(Dropout(dropout))
     return nn.Sequential(*layers)
 
 

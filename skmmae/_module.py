@@ -14,7 +14,7 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from ._layers import HiddenLayers
+from ._layers import HiddenLayers, dropout
 from .fusion import make_fusion
 
 __all__ = [
@@ -274,7 +274,7 @@ class MultimodalAutoencoderModule(nn.Module):
                 if self.noise_std:
                     x = x + self.noise_std * torch.randn_like(x)
                 if self.input_dropout:
-                    x = nn.functional.dropout(x, self.input_dropout, training=True)
+                    x = dropout(x, self.input_dropout)
             corrupted[name] = x
         return corrupted
 
