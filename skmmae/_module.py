@@ -117,6 +117,12 @@ class MultimodalAutoencoderModule(nn.Module):
         used with a single modality, nor with a fusion whose experts are
         decoded one by one (``"moe"``), which already trains every
         modality's code to reconstruct all of them.
+    own_cross_decoders : bool, default=False
+        Give the cross-modal term decoders of its own (``cross_decoders``,
+        one per modality, without dropout), which :meth:`predict_original`
+        then uses; the reconstruction decoders learn from the codes of all
+        (or the visible) modalities alone. False: the cross-modal term
+        trains the reconstruction decoders too. Only with ``cross_weight``.
     """
 
     def __init__(
@@ -131,6 +137,7 @@ class MultimodalAutoencoderModule(nn.Module):
         input_dropout=0.0,
         subset_weight=1.0,
         cross_weight=0.0,
+        own_cross_decoders=False,
     ):
         super().__init__()
         if not isinstance(hidden_dims, HiddenLayers):
@@ -144,6 +151,14 @@ class MultimodalAutoencoderModule(nn.Module):
         self.decoders = nn.ModuleDict(
             {n: m.build_decoder(encoding_dim, hidden_dims) for n, m in modalities.items()}
         )
+        self.cross_decoders = None
+        if own_cross_decoders and cross_weight and len(modalities) > 1:
+            # No dropout here: it cost cross-modal prediction more than it
+            # regularized (benchmarks/README.md, quality, fifth pass).
+            plain = HiddenLayers(hidden_dims, layer_norm=hidden_dims.layer_norm)
+            self.cross_decoders = nn.ModuleDict(
+                {n: m.build_decoder(encoding_dim, plain) for n, m in modalities.items()}
+            )
         # Kinds whose encoder reads raw values (e.g. counts) take no input noise.
         self.noisy = {n for n, m in modalities.items() if m.accepts_input_noise}
         self.variational = variational
@@ -182,6 +197,15 @@ class MultimodalAutoencoderModule(nn.Module):
         return {
             name: self.scalers[name].inverse(rec) for name, rec in self.decode(code).items()
         }
+
+    @property
+    def predictors(self):
+        """The decoders that predict a modality from the code of the others."""
+        return self.decoders if self.cross_decoders is None else self.cross_decoders
+
+    def predict_original(self, code, name):
+        """Modality ``name`` predicted from a code of the others, in validated units."""
+        return self.scalers[name].inverse(self.predictors[name](code))
 
     def forward(self, **inputs):
         values, present = split_presence(inputs)
@@ -237,7 +261,7 @@ class MultimodalAutoencoderModule(nn.Module):
             others_seen, others_had = seen * leave_out[i], has * leave_out[i]
             others = torch.where(others_seen.sum(1, keepdim=True) > 0, others_seen, others_had)
             code = self.fusion(features, {n: others[:, j] for j, n in enumerate(names)})
-            reconstructions[name] = self.decoders[name](self._draw(code.mean, code.logvar))
+            reconstructions[name] = self.predictors[name](self._draw(code.mean, code.logvar))
             has_others[name] = (others.sum(1) > 0).float()
         return reconstructions, has_others
 

@@ -377,11 +377,20 @@ class MultimodalNet(NeuralNet):
 
     def decode(self, Z):
         """Reconstructions in original units of codes ``Z``, per modality."""
+        return self._over_codes(Z, self.module_.decode_original)
+
+    def predict_from_others(self, Z, name):
+        """Modality ``name`` in original units, predicted from codes ``Z`` of the others."""
+        predict = self.module_.predict_original
+        return self._over_codes(Z, lambda code: {name: predict(code, name)})[name]
+
+    def _over_codes(self, Z, decode):
+        """``decode`` (a batch of codes -> dict of tensors) over Z in batches, as ndarrays."""
         parts = {}
         with torch.inference_mode(), self._autocast():
             for Zi in self._inference_batches({"code": Z}):
-                for name, rec in self.module_.decode_original(Zi["code"]).items():
-                    parts.setdefault(name, []).append(rec)
+                for name, values in decode(Zi["code"]).items():
+                    parts.setdefault(name, []).append(values)
         return {name: _to_numpy(torch.cat(chunks)) for name, chunks in parts.items()}
 
     def reconstruction_loss(self, X):

@@ -154,6 +154,16 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         decoding per step. Not used with a single modality, nor with
         ``fusion="moe"``, whose experts are each trained to reconstruct
         every modality already.
+    cross_decoders : {"shared", "own"}, default="shared"
+        Which decoders the cross-modal term trains, and
+        :meth:`predict_modality` uses. ``"shared"``: the reconstruction
+        decoders, which then learn from codes with and without their own
+        modality alike. ``"own"``: a second decoder per modality (without
+        dropout) that only learns to predict its modality from the others'
+        code, leaving the reconstruction decoders to the codes of all (or
+        the visible) modalities; it costs one more set of decoder weights.
+        ``"own"`` needs ``cross_weight > 0`` and a fusion other than
+        ``"moe"``.
     noise_std : float, default=0.5
         During training, add Gaussian noise of this standard deviation to the
         encoders' inputs (in model units: standard deviations for continuous
@@ -276,6 +286,7 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         "input_dropout": [Interval(Real, 0, 1, closed="left")],
         "subset_weight": [Interval(Real, 0, 1, closed="both")],
         "cross_weight": [Interval(Real, 0, 1, closed="both")],
+        "cross_decoders": [StrOptions({"shared", "own"})],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "lr": [Interval(Real, 0, None, closed="neither")],
@@ -312,6 +323,7 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         input_dropout=0.0,
         subset_weight=0.5,
         cross_weight=0.0,
+        cross_decoders="shared",
         max_epochs=100,
         batch_size=128,
         lr=2e-3,
@@ -344,6 +356,7 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         self.input_dropout = input_dropout
         self.subset_weight = subset_weight
         self.cross_weight = cross_weight
+        self.cross_decoders = cross_decoders
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.lr = lr
@@ -386,6 +399,7 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
             The fitted estimator.
         """
         hidden_dims = self._check_hidden_dims()
+        self._check_cross_decoders()
         device = self._resolve_device()
         data, self._layout = split_modalities(X, estimator=self, reset=True)
         data, missing = extract_missing(data, self._layout, fitting=True)
@@ -443,6 +457,9 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
     def predict_modality(self, X, target):
         """Predict the modality ``target`` from the other modalities of X.
 
+        The code of the other modalities is decoded by ``target``'s decoder,
+        or by its cross-modal decoder with ``cross_decoders="own"``.
+
         Parameters
         ----------
         X : dict of str -> array-like, SliceDict or DataFrame
@@ -470,7 +487,7 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
             )
         index = getattr(X, "index", None)
         codes = self.net_.encode(self._check_input(X, leave_out=target))
-        values = self.net_.decode(codes)[target]
+        values = self.net_.predict_from_others(codes, target)
         return restore_modality(
             self.modalities_[target].restore(values), self._layout, target, index=index
         )
@@ -617,6 +634,16 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
             raise ValueError("The 'modality_weights' must not all be zero.")
         return {name: weight / total for name, weight in weights.items()}
 
+    def _check_cross_decoders(self):
+        # Own cross decoders that no loss trains would predict garbage.
+        if self.cross_decoders == "own" and (self.cross_weight == 0 or self.fusion == "moe"):
+            raise ValueError(
+                "MultimodalAutoencoder(cross_decoders='own') trains its own decoders "
+                "with the cross-modal term only, which needs cross_weight > 0 and a "
+                f"fusion other than 'moe'; got cross_weight={self.cross_weight!r}, "
+                f"fusion={self.fusion!r}."
+            )
+
     def _check_hidden_dims(self):
         dims = tuple(np.asarray(self.hidden_dims).ravel().tolist())
         if not all(isinstance(d, Integral) and not isinstance(d, bool) and d > 0 for d in dims):
@@ -725,6 +752,7 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
             module__input_dropout=self.input_dropout,
             module__subset_weight=self.subset_weight,
             module__cross_weight=self.cross_weight,
+            module__own_cross_decoders=self.cross_decoders == "own",
             criterion__modalities=self.modalities_,
             criterion__beta=self.beta,
             optimizer=optimizer,
