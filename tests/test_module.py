@@ -148,3 +148,10 @@ def test_dropout_layer_is_identity_in_eval_mode_and_used_by_mlp():
     x = torch.randn(16, 8)
     assert torch.equal(layer.eval()(x), x)
     assert not torch.equal(layer.train()(x), x)
+
+
+def test_dropout_leaves_other_devices_to_torch():
+    # The CPU mask would be drawn on the CPU; elsewhere torch's own kernel runs
+    # on the tensor's device ("meta" stands in for CUDA here: shapes only).
+    y = dropout(torch.ones(4, 3, device="meta"), 0.5)
+    assert y.device.type == "meta" and y.shape == (4, 3)
