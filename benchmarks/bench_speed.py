@@ -85,6 +85,7 @@ Run ``python benchmarks/bench_speed.py --help`` for the options;
 """
 
 import argparse
+import copy
 import gc
 import json
 import os
@@ -553,13 +554,26 @@ def benchmark_transform(data, estimator, device, repeats):
     batch_size = inference_batch_size(estimator.net_, n_samples)
     torch.manual_seed(SEED)
     model = ReferenceAutoencoder().to(device).eval()
+    checked = estimator._check_input(data)
     variants = [
         Variant("raw", f"raw encode loop (inference_mode, bs {batch_size})",
                 lambda: raw_encode(model, data, batch_size, device), per_fit=False),
         Variant("transform", f"skmmae transform (bs {batch_size})",
                 lambda: estimator.transform(data), per_fit=False),
+        # Where transform's time goes: the input checks on the host, and the
+        # net's encode of the checked blocks (copy to the device and back).
+        Variant("t:checks", "    of which: input checks only",
+                lambda: estimator._check_input(data), per_fit=False),
+        Variant("t:encode", "    of which: net encode of the checked data",
+                lambda: estimator.net_.encode(checked), per_fit=False),
     ]
-    shapes = {v.key: v.run().shape for v in variants}  # warm-up and sanity check
+    if getattr(estimator.net_, "cuda_graphs", False):
+        eager = copy.deepcopy(estimator)
+        eager.net_.cuda_graphs = False
+        variants.append(Variant("t:eager", "skmmae transform, encode graph off",
+                                lambda: eager.transform(data), per_fit=False))
+    outputs = {v.key: v.run() for v in variants}  # warm-up (captures the encode graph)
+    shapes = {key: outputs[key].shape for key in ("raw", "transform", "t:eager") if key in outputs}
     if len(set(shapes.values())) != 1:
         print(f"WARNING: transform shapes differ: {shapes}", file=sys.stderr)
     results, errors = run_rounds(

@@ -1,8 +1,18 @@
 #!/usr/bin/env bash
 # One prepared GPU check for a lent CUDA machine (see benchmarks/README.md).
-# Runs the test suite with device="auto" resolving to CUDA, then the demo on
-# the GPU, and writes logs to $OUT (or ./gpu_out). skorch is expected as a
-# wheel in .whl/ (the GPU image lacks it); skmmae runs from the checkout.
+#
+# Stages, each with its own time limit so that one slow stage cannot eat the
+# others; each writes its log to $OUT (or ./gpu_out) as it goes:
+#   env        the GPU and the versions
+#   tests      the whole suite with device="auto" resolving to CUDA
+#              (in parallel with pytest-xdist where the image has it)
+#   bench_4096 bench_speed.py at batch 4096, with the memory rows
+#   bench_256  bench_speed.py at batch 256, without (b) and c+bf16 (the
+#              slowest rows), without memory
+#   profile    where the time of a graph-replayed fit goes (cProfile)
+#   demo       the demo on the GPU, only with GPU_CHECK_DEMO=1
+# skorch is expected as a wheel in .whl/ (the GPU image lacks it); skmmae
+# runs from the checkout.
 set -uo pipefail
 out=${OUT:-gpu_out}; mkdir -p "$out"
 export PYTHONUNBUFFERED=1
@@ -12,13 +22,26 @@ if ls .whl/*.whl >/dev/null 2>&1; then
 else
   export PYTHONPATH=$PWD
 fi
-{
-  nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
-  python3 -c "import torch, sklearn, skorch, numpy, pandas; print('torch', torch.__version__, 'cuda', torch.cuda.is_available(), 'sklearn', sklearn.__version__, 'skorch', skorch.__version__, 'numpy', numpy.__version__, 'pandas', pandas.__version__)"
-} 2>&1 | tee "$out/env.txt"
-start=$SECONDS
-python3 -m pytest -q -p no:cacheprovider -o addopts="" tests 2>&1 | tee "$out/tests.txt"
-echo "tests wall: $((SECONDS - start)) s" | tee -a "$out/tests.txt"
-start=$SECONDS
-python3 -m skmmae.demo --device cuda 2>&1 | tee "$out/demo.txt"
-echo "demo wall: $((SECONDS - start)) s" | tee -a "$out/demo.txt"
+
+stage() {  # stage NAME SECONDS COMMAND...
+  local name=$1 limit=$2 start=$SECONDS
+  shift 2
+  timeout "$limit" "$@" 2>&1 | tee "$out/$name.txt"
+  echo "== $name: rc ${PIPESTATUS[0]}, $((SECONDS - start)) s (limit $limit s)" | tee -a "$out/$name.txt"
+}
+
+stage env 30 bash -c "nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv;
+  python3 -c \"import torch, sklearn, skorch, numpy, pandas; print('torch', torch.__version__, 'cuda', torch.cuda.is_available(), 'sklearn', sklearn.__version__, 'skorch', skorch.__version__, 'numpy', numpy.__version__, 'pandas', pandas.__version__)\""
+
+parallel=()
+python3 -c "import xdist" 2>/dev/null && parallel=(-n 8)
+stage tests "${GPU_CHECK_TESTS_S:-130}" python3 -m pytest -q -p no:cacheprovider -o addopts="" "${parallel[@]}" tests
+
+bench=(python3 benchmarks/bench_speed.py --device cuda --repeats 3 --epochs 3)
+stage bench_4096 "${GPU_CHECK_BENCH_S:-160}" "${bench[@]}" --batch-sizes 4096 --json "$out/cuda_4096.json"
+stage bench_256 "${GPU_CHECK_BENCH_S:-160}" "${bench[@]}" --batch-sizes 256 --skip b,c+bf16 --skip-memory --json "$out/cuda_256.json"
+stage profile 50 python3 benchmarks/profile_fit.py --device cuda --batch-size 256
+
+if [ "${GPU_CHECK_DEMO:-0}" = 1 ]; then
+  stage demo 120 python3 -m skmmae.demo --device cuda
+fi

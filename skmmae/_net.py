@@ -18,7 +18,7 @@ import torch
 from scipy import sparse
 from skorch import NeuralNet
 from skorch.callbacks import Callback
-from skorch.dataset import unpack_data
+from skorch.dataset import get_len, unpack_data
 from skorch.utils import is_dataset
 from torch.utils.data import DataLoader, Dataset
 
@@ -248,6 +248,33 @@ class MultimodalNet(NeuralNet):
             if isinstance(module, torch.nn.Module) and module.training != training:
                 module.train(training)
 
+    def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
+        """One pass over ``iterator``, as skorch's, with one host sync per epoch.
+
+        skorch records every batch's loss with ``loss.item()``, which makes
+        the host wait for the device after each batch: on a GPU the next
+        batch's kernels cannot be queued while the current ones run. Here
+        the losses stay on the device and are written to the history's
+        batch rows, in one copy, when the pass ends. Callbacks still get
+        each step's loss tensor in ``on_batch_end``.
+        """
+        if iterator is None:
+            return
+        rows = self.history[-1]["batches"]
+        batch_rows, losses = [], []
+        for batch in iterator:
+            self.notify("on_batch_begin", batch=batch, training=training)
+            step = step_fn(batch, **fit_params)
+            batch_rows.append(rows[-1])
+            losses.append(step["loss"].detach())
+            inputs = batch[0] if isinstance(batch, (tuple, list)) else batch
+            self.history.record_batch(prefix + "_batch_size", get_len(inputs))
+            self.notify("on_batch_end", batch=batch, training=training, **step)
+        if losses:
+            for row, loss in zip(batch_rows, torch.stack(losses).float().tolist()):
+                row[prefix + "_loss"] = loss
+        self.history.record(prefix + "_batch_count", len(batch_rows))
+
     def train_step_single(self, batch, **fit_params):
         self._set_training(True)
         Xi, _ = unpack_data(batch)
@@ -294,6 +321,14 @@ class MultimodalNet(NeuralNet):
         for name in ("_graph", "_graph_inputs", "_graph_loss"):
             self.__dict__.pop(name, None)
 
+    def __getstate__(self):
+        # CUDA graphs hold device memory and cannot be pickled; they are
+        # captured again when needed.
+        state = super().__getstate__()
+        for name in ("_graph", "_graph_inputs", "_graph_loss", "_encode_graph"):
+            state.pop(name, None)
+        return state
+
     def train_step(self, batch, **fit_params):
         Xi, _ = unpack_data(batch)
         if not self._graph_applies(Xi, fit_params):
@@ -315,7 +350,8 @@ class MultimodalNet(NeuralNet):
             self._graph_inputs[name].copy_(x)
         self._graph.replay()
         self.n_graph_replays_ += 1
-        return {"loss": self._graph_loss, "y_pred": None}
+        # Every replay overwrites the static loss; the epoch keeps each one.
+        return {"loss": self._graph_loss.clone(), "y_pred": None}
 
     @staticmethod
     def _without_autograd(step):
@@ -359,11 +395,57 @@ class MultimodalNet(NeuralNet):
     def encode(self, X):
         """Codes of X (a dict of modality arrays) as a float32 ndarray.
 
-        Runs only the encoders and the fusion, under ``torch.inference_mode``.
+        Runs only the encoders and the fusion, under ``torch.inference_mode``;
+        with ``cuda_graphs`` on CUDA, full batches replay one captured graph.
         """
+        full = self.get_params_for("iterator_valid").get("batch_size", self.batch_size)
         with torch.inference_mode(), self._autocast():
-            codes = [self.module_.encode(**Xi) for Xi in self._inference_batches(X)]
+            codes = [self._encode_batch(Xi, full) for Xi in self._inference_batches(X)]
         return torch.cat(codes).float().cpu().numpy()
+
+    # -- CUDA graph of the encode step -----------------------------------------
+    # Kept between calls while the module and the batch's layout stay the
+    # same: the graph reads the parameters in place, so training (which
+    # updates them in place) does not stale it, but a new module does.
+
+    def initialize_module(self):
+        self.__dict__.pop("_encode_graph", None)  # it reads the old module's weights
+        return super().initialize_module()
+
+    def _encode_batch(self, Xi, full_rows):
+        if not self._encode_graph_applies(Xi, full_rows):
+            return self.module_.encode(**Xi)
+        layout = tuple((name, tuple(x.shape), x.dtype) for name, x in Xi.items())
+        cached = self.__dict__.get("_encode_graph")
+        if cached is None or cached["module"] is not self.module_ or cached["layout"] != layout:
+            cached = self._capture_encode(Xi, layout)
+        for name, x in Xi.items():
+            cached["inputs"][name].copy_(x)
+        cached["graph"].replay()
+        return cached["code"].clone()  # the next replay overwrites the static code
+
+    def _encode_graph_applies(self, Xi, full_rows):
+        # Only full batches: the last partial one runs eagerly.
+        if not self.cuda_graphs or torch.device(self.device).type != "cuda":
+            return False
+        rows = len(next(iter(Xi.values())))
+        return rows == full_rows and all(torch.is_tensor(x) and x.is_cuda for x in Xi.values())
+
+    def _capture_encode(self, Xi, layout):
+        self.__dict__.pop("_encode_graph", None)  # free the old graph's memory first
+        inputs = {name: x.clone() for name, x in Xi.items()}
+        side = torch.cuda.Stream()  # one eager warm-up, as for the train step
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):
+            self.module_.encode(**inputs)
+        torch.cuda.current_stream().wait_stream(side)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph), self._autocast(cache_enabled=False):
+            code = self.module_.encode(**inputs)
+        self._encode_graph = {
+            "module": self.module_, "layout": layout, "graph": graph, "inputs": inputs, "code": code,
+        }
+        return self._encode_graph
 
     def encode_with_logvar(self, X):
         """Codes of X and their log variances, as float32 ndarrays."""

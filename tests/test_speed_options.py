@@ -1,8 +1,11 @@
 """fused_optimizer, bf16 and cuda_graphs: each keeps the loss curve of the eager float32 path."""
 
+import pickle
+
 import numpy as np
 import pytest
 import torch
+from skorch.callbacks import Callback
 
 from skmmae import MultimodalAutoencoder
 
@@ -103,3 +106,80 @@ def test_cuda_graphs_off_with_user_callbacks_under_auto():
 
     ae = fit(device="cuda", callbacks=[GradientNormClipping(1.0)])
     assert ae.net_.cuda_graphs is False
+
+
+class StepLosses(Callback):
+    """Each step's loss as the step returned it to skorch, by phase."""
+
+    def on_train_begin(self, net, **kwargs):
+        self.seen = {True: [], False: []}
+
+    def on_batch_end(self, net, batch=None, training=False, loss=None, **kwargs):
+        self.seen[training].append(loss.item())
+
+
+def batch_column(ae, key):
+    return [row[key] for epoch in ae.net_.history for row in epoch["batches"] if key in row]
+
+
+def test_batch_losses_reach_the_history_at_the_end_of_each_epoch():
+    # The epoch keeps the losses on the device and records them once: the
+    # history must still hold every batch's own loss, in order, per phase.
+    ae = fit(device="cpu", max_epochs=3, early_stopping=True,
+             validation_fraction=0.2, callbacks=[StepLosses()])
+    steps = dict(ae.net_.callbacks_)["StepLosses"]  # the fitted copy
+    np.testing.assert_array_equal(batch_column(ae, "train_loss"), steps.seen[True])
+    np.testing.assert_array_equal(batch_column(ae, "valid_loss"), steps.seen[False])
+    assert len(steps.seen[True]) == 3 * 6 and len(set(steps.seen[True])) == 18
+    # 162 training rows in batches of 32: five full ones and one of 2.
+    assert batch_column(ae, "train_batch_size")[:6] == [32] * 5 + [2]
+    assert ae.net_.history[:, "train_batch_count"] == [6, 6, 6]
+    epoch_means = [
+        np.average([b["train_loss"] for b in epoch["batches"] if "train_loss" in b],
+                   weights=[b["train_batch_size"] for b in epoch["batches"] if "train_loss" in b])
+        for epoch in ae.net_.history
+    ]
+    np.testing.assert_allclose(losses(ae), epoch_means, rtol=1e-6)
+
+
+@needs_cuda
+@no_stream_mismatch
+def test_cuda_graph_replays_record_each_batch_loss():
+    # Every replay overwrites the graph's static loss; each batch's value
+    # must still be its own, and match the eager path's batch by batch.
+    eager = fit(device="cuda", cuda_graphs=False, fused_optimizer=False, max_epochs=3)
+    graphed = fit(device="cuda", cuda_graphs=True, fused_optimizer=True, max_epochs=3)
+    replayed = batch_column(graphed, "train_loss")
+    assert len(set(replayed)) == len(replayed) == 21
+    np.testing.assert_allclose(replayed, batch_column(eager, "train_loss"), rtol=1e-3)
+
+
+@needs_cuda
+def test_transform_replays_a_captured_encode_graph():
+    ae = fit(device="cuda")
+    X = data(n=300, seed=1)  # 9 full batches of 32 and one of 12
+    graphed = ae.transform(X)
+    assert "_encode_graph" in ae.net_.__dict__
+    ae.net_.cuda_graphs = False
+    eager = ae.transform(X)
+    np.testing.assert_allclose(graphed, eager, atol=1e-5)
+    ae.net_.cuda_graphs = True
+    # Another set of modalities is another layout: captured anew, still right.
+    alone = ae.transform({"a": X["a"]})
+    ae.net_.cuda_graphs = False
+    np.testing.assert_allclose(alone, ae.transform({"a": X["a"]}), atol=1e-5)
+
+
+@needs_cuda
+def test_encode_graph_follows_training_and_pickling():
+    ae = fit(device="cuda")
+    X = data(n=300, seed=1)
+    before = ae.transform(X)
+    ae.partial_fit(data())  # the weights change in place; the graph reads them
+    after = ae.transform(X)
+    assert np.abs(after - before).max() > 1e-3
+    ae.net_.cuda_graphs = False
+    np.testing.assert_allclose(after, ae.transform(X), atol=1e-5)
+    ae.net_.cuda_graphs = True
+    restored = pickle.loads(pickle.dumps(ae))
+    np.testing.assert_allclose(restored.transform(X), after, atol=1e-5)
