@@ -6,10 +6,11 @@
 #   env        the GPU and the versions
 #   tests      the whole suite with device="auto" resolving to CUDA
 #              (in parallel with pytest-xdist where the image has it)
-#   bench_4096 bench_speed.py at batch 4096, with the memory rows
 #   bench_256  bench_speed.py at batch 256, without (b) and c+bf16 (the
 #              slowest rows), without memory
-#   profile    where the time of a graph-replayed fit goes (cProfile)
+#   bench_4096 bench_speed.py at batch 4096, with the memory rows
+#   profile    where the host time of a graph-replayed fit goes (cProfile),
+#              and the kernels of eager steps (torch.profiler)
 #   demo       the demo on the GPU, only with GPU_CHECK_DEMO=1
 # skorch is expected as a wheel in .whl/ (the GPU image lacks it); skmmae
 # runs from the checkout.
@@ -34,13 +35,15 @@ stage env 30 bash -c "nvidia-smi --query-gpu=name,memory.total,driver_version --
   python3 -c \"import torch, sklearn, skorch, numpy, pandas; print('torch', torch.__version__, 'cuda', torch.cuda.is_available(), 'sklearn', sklearn.__version__, 'skorch', skorch.__version__, 'numpy', numpy.__version__, 'pandas', pandas.__version__)\""
 
 parallel=()
-python3 -c "import xdist" 2>/dev/null && parallel=(-n 8)
-stage tests "${GPU_CHECK_TESTS_S:-130}" python3 -m pytest -q -p no:cacheprovider -o addopts="" "${parallel[@]}" tests
+python3 -c "import xdist" 2>/dev/null && parallel=(-n "${GPU_CHECK_WORKERS:-12}")
+stage tests "${GPU_CHECK_TESTS_S:-150}" python3 -m pytest -q -p no:cacheprovider -o addopts="" --tb=short "${parallel[@]}" tests
 
+# GPU_CHECK_BENCH_ARGS (e.g. "--repeats 2 --skip b,c+bf16") shortens both runs.
 bench=(python3 benchmarks/bench_speed.py --device cuda --repeats 3 --epochs 3)
-stage bench_4096 "${GPU_CHECK_BENCH_S:-160}" "${bench[@]}" --batch-sizes 4096 --json "$out/cuda_4096.json"
-stage bench_256 "${GPU_CHECK_BENCH_S:-160}" "${bench[@]}" --batch-sizes 256 --skip b,c+bf16 --skip-memory --json "$out/cuda_256.json"
-stage profile 50 python3 benchmarks/profile_fit.py --device cuda --batch-size 256
+read -r -a extra <<< "${GPU_CHECK_BENCH_ARGS:-}"
+stage bench_256 "${GPU_CHECK_BENCH_S:-160}" "${bench[@]}" --batch-sizes 256 --skip b,c+bf16 --skip-memory "${extra[@]}" --json "$out/cuda_256.json"
+stage bench_4096 "${GPU_CHECK_BENCH_S:-160}" "${bench[@]}" --batch-sizes 4096 "${extra[@]}" --json "$out/cuda_4096.json"
+stage profile 60 python3 benchmarks/profile_fit.py --device cuda --batch-size 256 --kernels --top 25
 
 if [ "${GPU_CHECK_DEMO:-0}" = 1 ]; then
   stage demo 120 python3 -m skmmae.demo --device cuda

@@ -371,7 +371,9 @@ class ReconstructionLoss(nn.Module):
                     weight = weight[name]
                 mask = _combine(has, weight)
                 total = total + (per_sample if mask is None else per_sample * mask).sum()
-            count = per_sample.new_tensor(len(per_sample)) if has is None else has.float().sum()
+            # new_full fills on the device; new_tensor would copy from the
+            # host, which a CUDA graph capture refuses.
+            count = per_sample.new_full((), float(len(per_sample))) if has is None else has.float().sum()
             sums[name] = (total, count)
         return sums
 

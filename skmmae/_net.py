@@ -67,6 +67,21 @@ class TensorDictDataset(Dataset):
         index = torch.as_tensor(index, dtype=torch.long, device=self.device)
         return {name: x.index_select(0, index.reshape(-1)) for name, x in self.X.items()}, None
 
+    def all_finite(self, names):
+        """Whether the float blocks ``names`` (those present) hold only finite values.
+
+        One reduction per block where the data lives, and one copy of the
+        answer to the host. A finite sum proves every value finite (NaN and
+        infinity propagate); a sum that overflows answers False, so callers
+        must treat False as "not proven".
+        """
+        sums = [
+            self.X[name].sum(dtype=torch.float32)
+            for name in names
+            if torch.is_tensor(self.X.get(name)) and self.X[name].is_floating_point()
+        ]
+        return not sums or bool(torch.isfinite(torch.stack(sums)).all())
+
     def take(self, indices):
         """A new dataset holding only the rows ``indices`` (gathered once).
 

@@ -17,6 +17,8 @@ The accepted forms are:
 :func:`restore_layout` can give results back in the same form.
 """
 
+import contextlib
+import contextvars
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -38,6 +40,7 @@ __all__ = [
     "check_fitted_modalities",
     "check_some_modality",
     "extract_missing",
+    "finite_scan_deferred",
     "raise_for_rows",
     "restore_layout",
     "restore_modality",
@@ -302,7 +305,7 @@ def as_integer_array(value, label, ndims=(2,)):
     return np.ascontiguousarray(array, dtype=np.int64)
 
 
-def extract_missing(data, layout, fitting):
+def extract_missing(data, layout, fitting, unscanned=()):
     """Find the rows where a sample lacks a modality, and fill them.
 
     A sample lacks a modality where its row is entirely NaN (or None, for
@@ -320,6 +323,9 @@ def extract_missing(data, layout, fitting):
         Its layout, for messages.
     fitting : bool
         Whether this is ``fit`` (a modality missing everywhere is an error).
+    unscanned : collection of str, default=()
+        Modalities whose values are not scanned for rows of NaN here (only
+        masks mark their missing rows): the caller proves them finite later.
 
     Returns
     -------
@@ -338,7 +344,7 @@ def extract_missing(data, layout, fitting):
         )
     missing, filled = {}, {}
     for name, block in blocks.items():
-        lacking = _missing_rows(block)
+        lacking = None if name in unscanned else _missing_rows(block)
         if name in masks:
             lacking = masks[name] if lacking is None else lacking | masks[name]
         if lacking is None or not lacking.any():
@@ -416,8 +422,28 @@ def _check_same_length(data, layout):
         )
 
 
+_FINITE_SCAN_DEFERRED = contextvars.ContextVar("skmmae_finite_scan_deferred", default=False)
+
+
+@contextlib.contextmanager
+def finite_scan_deferred():
+    """Within this context :func:`check_finite` does not scan the values.
+
+    For inference on a device: the caller proves the values finite there,
+    after the copy (one reduction per block), and checks again on the host
+    when it cannot (see ``MultimodalAutoencoder._inference_data``).
+    """
+    token = _FINITE_SCAN_DEFERRED.set(True)
+    try:
+        yield
+    finally:
+        _FINITE_SCAN_DEFERRED.reset(token)
+
+
 def check_finite(values, label):
     """Raise a ``ValueError`` naming ``label`` if values hold NaN or infinity.
+
+    Does nothing inside :func:`finite_scan_deferred`.
 
     Parameters
     ----------
@@ -426,6 +452,8 @@ def check_finite(values, label):
     label : str
         How the message names the data.
     """
+    if _FINITE_SCAN_DEFERRED.get():
+        return
     # One reduction instead of a boolean mask of the whole block: a finite
     # sum proves that every value is finite (NaN and inf propagate).
     with np.errstate(over="ignore", invalid="ignore"):
@@ -469,7 +497,9 @@ def _first_rows(mask, limit=5):
     return ", ".join(map(str, rows))
 
 
-def check_fitted_modalities(data, layout, modalities, estimator_name, fitted_names=None):
+def check_fitted_modalities(
+    data, layout, modalities, estimator_name, fitted_names=None, unscanned=()
+):
     """Check that data has only fitted modalities; validate each one given.
 
     Parameters
@@ -485,6 +515,8 @@ def check_fitted_modalities(data, layout, modalities, estimator_name, fitted_nam
     fitted_names : dict of str -> tuple or None, default=None
         Column labels per modality seen in fit; where both fit and now have
         labels, they must match (same names, same order).
+    unscanned : collection of str, default=()
+        Modalities validated inside :func:`finite_scan_deferred`.
 
     Returns
     -------
@@ -509,7 +541,9 @@ def check_fitted_modalities(data, layout, modalities, estimator_name, fitted_nam
             continue  # a modality absent from X is missing in every sample
         label = layout.describe(name)
         _check_same_feature_names(name, layout, (fitted_names or {}).get(name))
-        checked[name] = modality.validate(data[name], label)
+        deferred = finite_scan_deferred() if name in unscanned else contextlib.nullcontext()
+        with deferred:
+            checked[name] = modality.validate(data[name], label)
         _check_sample_shape(checked[name], modality.input_shape_, label, estimator_name)
     return checked
 

@@ -443,7 +443,7 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         Z_std : ndarray of shape (n_samples, encoding_dim)
             Only with ``return_std=True``: the posterior standard deviations.
         """
-        data = self._check_input(X)
+        data = self._inference_data(X)
         if not return_std:
             return self.net_.encode(data)
         if not self.variational:
@@ -486,7 +486,7 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
                 f"fitted on {list(self.modalities_)} only."
             )
         index = getattr(X, "index", None)
-        codes = self.net_.encode(self._check_input(X, leave_out=target))
+        codes = self.net_.encode(self._inference_data(X, leave_out=target))
         values = self.net_.predict_from_others(codes, target)
         return restore_modality(
             self.modalities_[target].restore(values), self._layout, target, index=index
@@ -559,7 +559,7 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         -------
         score : float
         """
-        data = self._check_input(X)
+        data = self._inference_data(X)
         return -self.net_.reconstruction_loss(data)
 
     def __sklearn_tags__(self):
@@ -568,19 +568,42 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         tags.transformer_tags.preserves_dtype = ["float32"]
         return tags
 
-    def _check_input(self, X, leave_out=None):
-        """Validated blocks of X (any subset of the fitted modalities) with presence masks."""
+    def _check_input(self, X, leave_out=None, unscanned=()):
+        """Validated blocks of X (any subset of the fitted modalities) with presence masks.
+
+        The modalities named in ``unscanned`` are not scanned for NaN or
+        infinity (see :meth:`_inference_data`).
+        """
         check_is_fitted(self)
         data, layout = split_modalities(X, estimator=self, reset=False)
         if leave_out is not None:
             dropped = (leave_out, leave_out + MISSING_SUFFIX)
             data = {key: block for key, block in data.items() if key not in dropped}
-        data, missing = extract_missing(data, layout, fitting=False)
+        data, missing = extract_missing(data, layout, fitting=False, unscanned=unscanned)
         data = check_fitted_modalities(
-            data, layout, self.modalities_, type(self).__name__, self._layout.feature_names
+            data, layout, self.modalities_, type(self).__name__, self._layout.feature_names,
+            unscanned=unscanned,
         )
         check_some_modality(missing, data, self.modalities_, _n_rows(data))
         return _with_presence(data, missing)
+
+    def _inference_data(self, X, leave_out=None):
+        """X checked and copied to the net's device once, as a dataset for the net.
+
+        Checking that values are finite reads all of them; on the host that
+        can cost more than encoding them on a GPU. So the values of kinds
+        whose check only proves them finite (continuous) are proven finite
+        where they are copied to anyway: one reduction per block on the
+        net's device. Where that fails (a NaN, an infinity, or a row of NaN
+        marking a missing modality), X is checked again on the host, which
+        finds the missing rows or names the bad values, as in ``fit``.
+        """
+        check_is_fitted(self)
+        deferred = [name for name, m in self.modalities_.items() if m.finite_check_deferrable]
+        dataset = self.net_.get_dataset(self._check_input(X, leave_out, unscanned=deferred))
+        if not dataset.all_finite(deferred):
+            dataset = self.net_.get_dataset(self._check_input(X, leave_out))
+        return dataset
 
     def _fit_modalities(self, data, missing):
         """Resolve, fit and apply each modality; set ``modalities_``.

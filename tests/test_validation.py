@@ -17,7 +17,8 @@ from skorch.helper import SliceDict
 from sklearn.exceptions import NotFittedError
 
 from skmmae import MultimodalAutoencoder
-from skmmae._validation import restore_layout, split_modalities
+from skmmae._net import TensorDictDataset
+from skmmae._validation import check_finite, finite_scan_deferred, restore_layout, split_modalities
 from skmmae.modalities import Continuous
 
 N_SAMPLES, ENCODING_DIM = 30, 2
@@ -312,6 +313,55 @@ def test_infinity_names_modality(value):
         r"in 1 rows \(first: 3\)\. Values must be finite\.",
     ):
         make_estimator().fit(X)
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
+@pytest.mark.parametrize("value", [np.inf, 1e300], ids=["inf", "too_large"])
+def test_infinity_at_transform_and_predict_modality(value):
+    # At inference the finiteness proof runs after the copy to the device;
+    # when it fails, the host check must still name the modality and rows.
+    X = make_blocks()
+    ae = make_estimator().fit(X)
+    X["b"] = X["b"].astype(np.float64)
+    X["b"][6, 1] = value
+    message = r"Modality 'b' contains infinity \(or a value too large for float32\) in 1 rows \(first: 6\)"
+    with pytest.raises(ValueError, match=message):
+        ae.transform(X)
+    with pytest.raises(ValueError, match=message):
+        ae.predict_modality(X, "a")
+
+
+def test_large_finite_values_at_transform_are_accepted():
+    # A block whose float32 sum overflows is not proven finite on the
+    # device, so the host check runs, finds every value finite and passes.
+    X = make_blocks()
+    ae = make_estimator().fit(X)
+    big = {**X, "b": np.full_like(X["b"], 3e38)}
+    assert not ae.net_.get_dataset(ae._check_input(big)).all_finite(["b"])
+    # Accepted (no error), and encoded as by the host-checked path.
+    np.testing.assert_array_equal(ae.transform(big), ae.net_.encode(ae._check_input(big)))
+
+
+def test_dataset_proves_blocks_finite():
+    blocks = {
+        "a": np.zeros((4, 3), np.float32),
+        "b": np.ones((4, 2), np.float32),
+        "ids": np.arange(4)[:, None],
+    }
+    assert TensorDictDataset(blocks).all_finite(["a", "b", "ids", "absent"])
+    for bad in (np.nan, np.inf, -np.inf):
+        blocks["b"][2, 1] = bad
+        dataset = TensorDictDataset(blocks)
+        assert not dataset.all_finite(["a", "b"])
+        assert dataset.all_finite(["a"])
+
+
+def test_finite_scan_deferred_only_inside_the_context():
+    values = np.array([[1.0, np.nan]], dtype=np.float32)
+    with finite_scan_deferred():
+        check_finite(values, "Modality 'a'")
+    with pytest.raises(ValueError, match=r"Modality 'a' contains NaN"):
+        check_finite(values, "Modality 'a'")
 
 
 def test_a_sample_without_any_modality():

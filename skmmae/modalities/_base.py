@@ -91,6 +91,9 @@ class Modality(BaseEstimator):
     #: Whether ``noise_std`` / ``input_dropout`` may corrupt the encoder's input
     #: (floating-point inputs only; a kind whose encoder reads raw values opts out).
     accepts_input_noise = True
+    #: Whether validating the values (once fitted) only proves them finite, so
+    #: that at inference this proof may run on the device after the copy.
+    finite_check_deferrable = False
 
     def __init__(self, *, encoder=None, decoder=None):
         self.encoder = encoder

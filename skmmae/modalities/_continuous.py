@@ -94,6 +94,7 @@ class Continuous(Modality):
     """
 
     kind = "continuous"
+    finite_check_deferrable = True
 
     def __init__(self, standardize=True, *, encoder=None, decoder=None):
         super().__init__(encoder=encoder, decoder=decoder)
