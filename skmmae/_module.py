@@ -373,7 +373,10 @@ class ReconstructionLoss(nn.Module):
                 total = total + (per_sample if mask is None else per_sample * mask).sum()
             # new_full fills on the device; new_tensor would copy from the
             # host, which a CUDA graph capture refuses.
-            count = per_sample.new_full((), float(len(per_sample))) if has is None else has.float().sum()
+            if has is None:
+                count = per_sample.new_full((), float(len(per_sample)))
+            else:
+                count = has.float().sum()
             sums[name] = (total, count)
         return sums
 

@@ -219,7 +219,9 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         learning rate is fixed and ``on_grad_computed`` callbacks (e.g.
         gradient clipping) see no replayed step, so ``"auto"`` captures only
         on CUDA, with ``"adam"`` / ``"adamw"`` and no ``callbacks``. ``True``
-        raises an error when the device is not CUDA.
+        raises an error when the device is not CUDA. With graphs on,
+        :meth:`transform` also replays a captured encode step for its full
+        batches.
     bf16 : bool, default=False
         Run forward passes under bfloat16 autocast (CPU or CUDA); losses are
         still reduced in float32 and outputs are float32. Faster on GPUs with

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 from skorch.callbacks import Callback
+from torch.overrides import TorchFunctionMode, resolve_name
 
 from skmmae import MultimodalAutoencoder
 
@@ -183,3 +184,67 @@ def test_encode_graph_follows_training_and_pickling():
     ae.net_.cuda_graphs = True
     restored = pickle.loads(pickle.dumps(ae))
     np.testing.assert_allclose(restored.transform(X), after, atol=1e-5)
+
+
+# Calls that copy between host and device or make the host wait for the
+# device: a CUDA graph capture refuses them, so the training step must make
+# none. Checked on the CPU, where every call still goes through torch.
+HOST_BOUND = {
+    "torch.tensor", "torch.as_tensor", "torch.Tensor.new_tensor", "torch.Tensor.item",
+    "torch.Tensor.tolist", "torch.Tensor.__bool__", "torch.Tensor.__int__",
+    "torch.Tensor.__float__", "torch.Tensor.cpu", "torch.Tensor.numpy", "torch.nonzero",
+    "torch.Tensor.nonzero", "torch.masked_select", "torch.Tensor.masked_select",
+}
+
+
+class HostBoundCalls(TorchFunctionMode):
+    def __init__(self):
+        super().__init__()
+        self.calls = []
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        name = resolve_name(func) or repr(func)
+        masked = name == "torch.Tensor.__getitem__" and any(
+            torch.is_tensor(i) and i.dtype == torch.bool for i in _flat(args[1:])
+        )
+        if name in HOST_BOUND or masked:
+            self.calls.append(name)
+        return func(*args, **(kwargs or {}))
+
+
+def _flat(items):
+    for item in items:
+        yield from (_flat(item) if isinstance(item, (tuple, list)) else (item,))
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"fusion": "concat", "modality_dropout": 0.0},
+        {"fusion": "poe", "variational": True},
+        {"fusion": "moe", "variational": True},
+        {"cross_weight": 0.5, "cross_decoders": "own"},
+        {"variational": True, "cross_weight": 0.5},
+    ],
+    ids=["defaults", "concat", "poe", "moe", "own-cross", "variational-cross"],
+)
+@pytest.mark.parametrize("lacking", [False, True], ids=["complete", "lacking"])
+def test_training_and_encode_steps_make_no_host_copy_or_sync(params, lacking):
+    X = data()
+    if lacking:  # samples lacking a modality bring presence masks into the step
+        X["b"][::4] = np.nan
+    ae = fit(device="cpu", max_epochs=1, **params)
+    net = ae.net_
+    dataset = net.get_dataset(ae._check_input(X))
+    Xi = next(iter(net.get_iterator(dataset, training=True)))[0]
+    net._set_training(True)
+    with HostBoundCalls() as mode:
+        loss = net.criterion_(net.module_(**Xi))
+        loss.backward()
+    assert mode.calls == []
+    # The encode step that transform captures, too.
+    net._set_training(False)
+    with torch.inference_mode(), HostBoundCalls() as mode:
+        net.module_.encode(**Xi)
+    assert mode.calls == []
