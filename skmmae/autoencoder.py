@@ -604,6 +604,7 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         deferred = [name for name, m in self.modalities_.items() if m.finite_check_deferrable]
         dataset = self.net_.get_dataset(self._check_input(X, leave_out, unscanned=deferred))
         if not dataset.all_finite(deferred):
+            del dataset  # free this device copy before the next one is made
             dataset = self.net_.get_dataset(self._check_input(X, leave_out))
         return dataset
 
