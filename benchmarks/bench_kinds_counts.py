@@ -50,7 +50,7 @@ from sklearn.metrics import mean_poisson_deviance
 from sklearn.model_selection import train_test_split
 
 from skmmae import MultimodalAutoencoder
-from skmmae._net import TensorBatchIterator, TensorDictDataset
+from skmmae._data import TensorBatchIterator, TensorDictDataset
 from skmmae.modalities import Counts
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]

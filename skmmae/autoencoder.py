@@ -20,9 +20,10 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._averaging import WeightAverage
 from ._compat import Interval, StrOptions, _fit_context
+from ._data import TensorValidSplit
 from ._layers import HiddenLayers
 from ._module import PRESENT_SUFFIX, MultimodalAutoencoderModule, ReconstructionLoss
-from ._net import KLWarmup, MultimodalNet, TensorValidSplit
+from ._net import KLWarmup, MultimodalNet
 from ._validation import (
     MISSING_SUFFIX,
     check_code,

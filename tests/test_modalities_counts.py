@@ -15,7 +15,7 @@ from sklearn.neighbors import NearestCentroid
 
 from skmmae import MultimodalAutoencoder
 from skmmae._module import MultimodalAutoencoderModule, ReconstructionLoss
-from skmmae._net import TensorBatchIterator, TensorDictDataset, TensorValidSplit
+from skmmae._data import TensorBatchIterator, TensorDictDataset, TensorValidSplit
 from skmmae._sparse import SparseRows
 from skmmae.modalities import Counts, infer_modality
 from skmmae.modalities._counts import negative_binomial_nll

@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from skmmae._module import MultimodalAutoencoderModule, ReconstructionLoss
-from skmmae._net import MultimodalNet, TensorBatchIterator, TensorDictDataset, TensorValidSplit
+from skmmae._data import TensorBatchIterator, TensorDictDataset, TensorValidSplit
+from skmmae._net import MultimodalNet
 from skmmae.modalities import Continuous
 
 

@@ -17,7 +17,7 @@ from skorch.helper import SliceDict
 from sklearn.exceptions import NotFittedError
 
 from skmmae import MultimodalAutoencoder
-from skmmae._net import TensorDictDataset
+from skmmae._data import TensorDictDataset
 from skmmae._validation import check_finite, finite_scan_deferred, restore_layout, split_modalities
 from skmmae.modalities import Continuous
 
