@@ -115,3 +115,15 @@ def test_training_mode_reaches_every_submodule_and_flips_with_each_phase():
     assert all(m.training for m in modules)
     net._set_training(False)
     assert not any(m.training for m in modules)
+
+
+def test_loss_buffer_grows_past_its_size_hint():
+    # Iterators without a length start from a guess; the buffer must grow
+    # and keep every earlier value.
+    from skmmae._net import _store
+
+    buffer = None
+    for i in range(7):
+        buffer = _store(buffer, i, torch.tensor(float(i)), size_hint=2)
+    assert buffer.dtype == torch.float32 and len(buffer) >= 7
+    assert buffer[:7].tolist() == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
