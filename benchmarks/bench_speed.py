@@ -707,6 +707,7 @@ def environment(threads):
         "numpy": np.__version__,
         "skmmae": getattr(skmmae, "__version__", "?"),
         "threads": threads,
+        "matmul_precision": torch.get_float32_matmul_precision(),
         "cpu": cpu_model(),
         "speed_options": available_speed_options(),
     }
@@ -730,7 +731,8 @@ def print_environment(env):
     print("command: python " + " ".join(sys.argv))
     print(f"torch {env['torch']}, skorch {env['skorch']}, scikit-learn {env['sklearn']}, "
           f"numpy {env['numpy']}, skmmae {env['skmmae']}, Python {env['python']}")
-    print(f"torch threads: {env['threads']}; CPU: {env['cpu']}")
+    print(f"torch threads: {env['threads']}; float32 matmul precision: "
+          f"{env['matmul_precision']}; CPU: {env['cpu']}")
     if "gpu" in env:
         print(f"GPU: {env['gpu']}")
     print(f"skmmae speed options: {', '.join(env['speed_options']) or 'none'}")
@@ -814,6 +816,10 @@ def parse_args(argv=None):
     parser.add_argument("--skip", type=lambda s: tuple(s.split(",")), default=(),
                         help="comma-separated keys of training rows to leave out, e.g. "
                         "'b,c+bf16' (the key column of the table; a and c always run)")
+    parser.add_argument("--matmul-precision", choices=("highest", "high", "medium"),
+                        default="highest", help="torch.set_float32_matmul_precision for "
+                        "every side alike ('high' allows TF32 GEMMs on GPUs that have them; "
+                        "default 'highest', torch's default)")
     parser.add_argument("--skip-memory", action="store_true",
                         help="leave out the peak-memory subprocesses")
     parser.add_argument("--json", metavar="PATH", help="also write the results here "
@@ -850,6 +856,7 @@ def configs(args):
 def main(argv=None):
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
+    torch.set_float32_matmul_precision(args.matmul_precision)
     if args.memory_child:
         result = memory_child(args.memory_child, args.n, args.batch_sizes[0],
                               torch.device(args.device))

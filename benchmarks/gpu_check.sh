@@ -12,6 +12,7 @@
 #   bench_4096 bench_speed.py at batch 4096, with the memory rows
 #   profile    where the host time of a graph-replayed fit goes (cProfile),
 #              and the kernels of eager steps (torch.profiler)
+#   bench_256_tf32  batch 256 with TF32 GEMMs, only with GPU_CHECK_TF32=1
 #   demo       the demo on the GPU, only with GPU_CHECK_DEMO=1
 # skorch is expected as a wheel in .whl/ (the GPU image lacks it); skmmae
 # runs from the checkout.
@@ -46,6 +47,12 @@ read -r -a extra <<< "${GPU_CHECK_BENCH_ARGS:-}"
 stage bench_256 "${GPU_CHECK_BENCH_S:-160}" "${bench[@]}" --batch-sizes 256 --skip b,c-off,c+fused_optimizer,c+bf16 --skip-memory "${extra[@]}" --json "$out/cuda_256.json"
 stage bench_4096 "${GPU_CHECK_BENCH_S:-160}" "${bench[@]}" --batch-sizes 4096 "${extra[@]}" --json "$out/cuda_4096.json"
 stage profile 60 python3 benchmarks/profile_fit.py --device cuda --batch-size 256 --kernels --top 25
+
+# GPU_CHECK_TF32=1: batch 256 again with TF32 GEMMs allowed on every side
+# (the kernel profile says batch 256 is bound by float32 GEMM time).
+if [ "${GPU_CHECK_TF32:-0}" = 1 ]; then
+  stage bench_256_tf32 "${GPU_CHECK_BENCH_S:-160}" "${bench[@]}" --batch-sizes 256 --skip b,c-off,c+fused_optimizer,c+bf16,c+reg,c+defaults --skip-memory --matmul-precision high "${extra[@]}"
+fi
 
 if [ "${GPU_CHECK_DEMO:-0}" = 1 ]; then
   stage demo 120 python3 -m skmmae.demo --device cuda
