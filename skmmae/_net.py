@@ -214,8 +214,10 @@ class MultimodalNet(NeuralNet):
             self._graph_inputs[name].copy_(x)
         self._graph.replay()
         self.n_graph_replays_ += 1
-        # Every replay overwrites the static loss; the epoch keeps each one.
-        return {"loss": self._graph_loss.clone(), "y_pred": None}
+        # The static loss: run_single_epoch copies it into its buffer in stream
+        # order, before the next replay overwrites it (callbacks see it as
+        # it is after this step).
+        return {"loss": self._graph_loss, "y_pred": None}
 
     @staticmethod
     def _without_autograd(step):

@@ -331,6 +331,20 @@ def test_infinity_at_transform_and_predict_modality(value):
         ae.predict_modality(X, "a")
 
 
+def test_inference_leaves_continuous_values_to_the_device_check():
+    # With the scan deferred, the host check neither fills a row of NaN nor
+    # masks it; the device check must catch it, and the host check then
+    # finds the row as a missing modality.
+    X = make_blocks()
+    ae = make_estimator().fit(X)
+    X["b"][4] = np.nan
+    unchecked = ae._check_input(X, unscanned=["a", "b"])
+    assert np.isnan(unchecked["b"][4]).all() and not any(k.endswith("__present") for k in unchecked)
+    dataset = ae._inference_data(X)
+    assert dataset.all_finite(["a", "b"])
+    np.testing.assert_array_equal(ae.transform(X), ae.net_.encode(ae._check_input(X)))
+
+
 def test_large_finite_values_at_transform_are_accepted():
     # A block whose float32 sum overflows is not proven finite on the
     # device, so the host check runs, finds every value finite and passes.
