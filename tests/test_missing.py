@@ -547,11 +547,11 @@ def test_predict_modality_uses_the_own_cross_decoders():
         6, hidden_dims=(32,), max_epochs=3, random_state=0, cross_weight=0.5, cross_decoders="own"
     ).fit(train)
     others = {name: block for name, block in test.items() if name != "pix"}
-    codes = torch.as_tensor(ae.transform(others))
+    codes = torch.as_tensor(ae.transform(others), device=ae.device_)
     module = ae.net_.module_.eval()
     with torch.no_grad():
-        expected = module.scalers["pix"].inverse(module.cross_decoders["pix"](codes)).numpy()
-        reconstruction = module.decode_original(codes)["pix"].numpy()
+        expected = module.scalers["pix"].inverse(module.cross_decoders["pix"](codes)).cpu().numpy()
+        reconstruction = module.decode_original(codes)["pix"].cpu().numpy()
     predicted = np.asarray(ae.predict_modality(others, "pix"))
     np.testing.assert_allclose(predicted, expected, rtol=1e-5, atol=1e-5)
     assert not np.allclose(predicted, reconstruction, atol=1e-3)

@@ -176,7 +176,9 @@ def test_encode_graph_follows_training_and_pickling():
     ae = fit(device="cuda")
     X = data(n=300, seed=1)
     before = ae.transform(X)
-    ae.partial_fit(data())  # the weights change in place; the graph reads them
+    # More steps on the same module (the estimator's fit would build a new
+    # one): the weights change in place, and the graph reads them.
+    ae.net_.partial_fit(data())
     after = ae.transform(X)
     assert np.abs(after - before).max() > 1e-3
     ae.net_.cuda_graphs = False
