@@ -447,7 +447,14 @@ def run_rounds(variants, run_one, repeats, label):
             if variant.key in errors:
                 continue
             try:
-                results[variant.key].append(run_one(variant))
+                started = time.perf_counter()
+                result = run_one(variant)
+                results[variant.key].append(result)
+                # Each measure as it comes (stderr): a run cut by a time limit
+                # still tells what it measured, and where the time went.
+                measured = ", ".join(f"{k} {v:.4f}" for k, v in result.items())
+                print(f"    {variant.key}: {measured} ({time.perf_counter() - started:.1f} s)",
+                      file=sys.stderr, flush=True)
             except Exception as error:  # keep the other rows; say what failed
                 errors[variant.key] = f"{type(error).__name__}: {error}"
                 traceback.print_exc()
@@ -457,7 +464,8 @@ def run_rounds(variants, run_one, repeats, label):
 def warm_up(variants, device):
     for variant in variants:
         try:
-            timed(lambda: variant.run(1), device)
+            seconds = timed(lambda: variant.run(1), device)
+            print(f"    warm-up {variant.key}: {seconds:.1f} s", file=sys.stderr, flush=True)
         except Exception:
             traceback.print_exc()  # the timed rounds will record the error
 
