@@ -50,6 +50,15 @@ class Posterior(NamedTuple):
         For the mixture of experts only: each modality's own Gaussian and its
         ``(n,)`` weight in the mixture (0 where the modality is missing), so
         that training decodes each expert's code separately.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skmmae.fusion import ProductOfExperts
+    >>> fusion = ProductOfExperts({"a": 3, "b": 2}, encoding_dim=4)
+    >>> posterior = fusion({"a": torch.ones(5, 3), "b": torch.ones(5, 2)}, {})
+    >>> posterior.mean.shape, posterior.logvar.shape, posterior.experts
+    (torch.Size([5, 4]), torch.Size([5, 4]), None)
     """
 
     mean: torch.Tensor
