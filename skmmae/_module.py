@@ -256,13 +256,18 @@ class MultimodalAutoencoderModule(nn.Module):
         seen = has if visible is present else self._presence_matrix(names, visible, like)
         # Row i of this matrix keeps every modality but the i-th.
         leave_out = 1.0 - torch.eye(len(names), device=like.device)
-        reconstructions, has_others = {}, {}
-        for i, name in enumerate(names):
+        others = []
+        for i in range(len(names)):
             others_seen, others_had = seen * leave_out[i], has * leave_out[i]
-            others = torch.where(others_seen.sum(1, keepdim=True) > 0, others_seen, others_had)
-            code = self.fusion(features, {n: others[:, j] for j, n in enumerate(names)})
+            any_seen = others_seen.sum(1, keepdim=True) > 0
+            others.append(torch.where(any_seen, others_seen, others_had))
+        codes = self.fusion.fuse_each(
+            features, [{n: mask[:, j] for j, n in enumerate(names)} for mask in others]
+        )
+        reconstructions, has_others = {}, {}
+        for name, code, mask in zip(names, codes, others):
             reconstructions[name] = self.predictors[name](self._draw(code.mean, code.logvar))
-            has_others[name] = (others.sum(1) > 0).float()
+            has_others[name] = (mask.sum(1) > 0).float()
         return reconstructions, has_others
 
     @staticmethod

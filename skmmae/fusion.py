@@ -91,6 +91,57 @@ class _Fusion(nn.Module):
         ]
         return names, torch.stack(columns, dim=1)
 
+    def fuse_each(self, features, presences):
+        """The fusion of ``features`` under each of several presence dicts.
+
+        Parameters
+        ----------
+        features : dict of str -> Tensor
+            As for ``forward``.
+        presences : list of dict of str -> Tensor
+            Presence masks, as ``forward``'s ``present``, one dict per fusion.
+
+        Returns
+        -------
+        list of Posterior
+            One per dict of ``presences``, as ``forward`` gives it.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from skmmae.fusion import MeanFusion
+        >>> fusion = MeanFusion({"a": 3, "b": 2}, encoding_dim=4)
+        >>> features = {"a": torch.randn(5, 3), "b": torch.randn(5, 2)}
+        >>> only_b = {"a": torch.zeros(5), "b": torch.ones(5)}
+        >>> both, alone = fusion.fuse_each(features, [{}, only_b])
+        >>> bool(torch.allclose(alone.mean, fusion.project["b"](features["b"])))
+        True
+        """
+        return [self(features, present) for present in presences]
+
+
+class _ExpertFusion(_Fusion):
+    """A fusion that maps each modality on its own, then combines the present ones.
+
+    Subclasses give ``_experts(features, names)``, an ``(n, M, k)`` tensor of
+    each modality's statistics, and ``_combine(experts, weights)``, the
+    :class:`Posterior` from them and the ``(n, M)`` presence weights (or
+    None). A modality's statistics do not depend on which others are present,
+    so :meth:`fuse_each` maps each modality once for all of its fusions (the
+    cross-modal loss fuses the others of every modality in turn).
+    """
+
+    def forward(self, features, present):
+        """Fuse a batch; see the module docstring for the arguments."""
+        names, weights = self._weights(features, present)
+        return self._combine(self._experts(features, names), weights)
+
+    def fuse_each(self, features, presences):
+        names = [name for name in self.names if name in features]
+        experts = self._experts(features, names)
+        weights = (self._weights(features, present)[1] for present in presences)
+        return [self._combine(experts, w) for w in weights]
+
 
 def _heads(in_features, encoding_dim, outputs):
     """One linear map per modality from its features to ``outputs * encoding_dim``."""
@@ -100,8 +151,8 @@ def _heads(in_features, encoding_dim, outputs):
 
 
 def _split(stats, encoding_dim):
-    """``(n, 2d)`` -> mean, clamped log variance."""
-    mean, logvar = stats[:, :encoding_dim], stats[:, encoding_dim:]
+    """``(..., 2d)`` -> mean, clamped log variance."""
+    mean, logvar = stats[..., :encoding_dim], stats[..., encoding_dim:]
     return mean, logvar.clamp(*_LOGVAR_RANGE)
 
 
@@ -168,7 +219,7 @@ class ConcatFusion(_Fusion):
         return Posterior(*_split(stats, self.encoding_dim))
 
 
-class MeanFusion(_Fusion):
+class MeanFusion(_ExpertFusion):
     """Map each modality to a code of its own; average over the present ones.
 
     Parameters
@@ -197,17 +248,17 @@ class MeanFusion(_Fusion):
         super().__init__(in_features, encoding_dim, variational)
         self.project = _heads(in_features, encoding_dim, 2 if variational else 1)
 
-    def forward(self, features, present):
-        """Fuse a batch; see the module docstring for the arguments."""
-        names, weights = self._weights(features, present)
-        stats = torch.stack([self.project[name](features[name]) for name in names], dim=1)
-        fused = _weighted_mean(stats, weights)
+    def _experts(self, features, names):
+        return torch.stack([self.project[name](features[name]) for name in names], dim=1)
+
+    def _combine(self, experts, weights):
+        fused = _weighted_mean(experts, weights)
         if not self.variational:
             return Posterior(fused)
         return Posterior(*_split(fused, self.encoding_dim))
 
 
-class ProductOfExperts(_Fusion):
+class ProductOfExperts(_ExpertFusion):
     """Gaussian experts, one per present modality, multiplied with a N(0, I) prior.
 
     Each modality gives a mean and a log variance; the product of Gaussians
@@ -240,17 +291,17 @@ class ProductOfExperts(_Fusion):
         super().__init__(in_features, encoding_dim, variational)
         self.project = _heads(in_features, encoding_dim, 2)
 
-    def forward(self, features, present):
-        """Fuse a batch; see the module docstring for the arguments."""
-        names, weights = self._weights(features, present)
+    def _experts(self, features, names):
         # Computed in float32 even under bf16 autocast: precisions span decades.
-        stats = [self.project[name](features[name]).float() for name in names]
-        means, logvars = zip(*(_split(s, self.encoding_dim) for s in stats))
-        precision = torch.exp(-torch.stack(logvars, dim=1))
+        return torch.stack([self.project[name](features[name]).float() for name in names], dim=1)
+
+    def _combine(self, experts, weights):
+        means, logvars = _split(experts, self.encoding_dim)
+        precision = torch.exp(-logvars)
         if weights is not None:
             precision = precision * weights.float()[..., None]
         total = 1.0 + precision.sum(dim=1)  # the prior expert has precision 1
-        mean = (precision * torch.stack(means, dim=1)).sum(dim=1) / total
+        mean = (precision * means).sum(dim=1) / total
         return Posterior(mean, -torch.log(total))
 
 
