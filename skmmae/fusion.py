@@ -12,9 +12,12 @@ encoder output, the code size and whether the model is variational. Its
 
 and returns a :class:`Posterior`: the code (a Gaussian's mean), its log
 variance where the fusion has one, and the experts to decode one by one for
-the mixture of experts. Fusions never look at what kind of data produced
-the features, and missing modalities never enter a code: no imputation by
-zeros. Fusions are chosen by name through :data:`FUSIONS`, so the estimator
+the mixture of experts. ``fuse_each(features, presences)`` fuses the same
+features under several presence dicts at once (the cross-modal loss fuses
+the others of each modality in turn); fusions that map each modality on
+its own map it once for all of them. Fusions never look at what kind of
+data produced the features, and missing modalities never enter a code: no
+imputation by zeros. Fusions are chosen by name through :data:`FUSIONS`, so the estimator
 never branches on them.
 """
 
