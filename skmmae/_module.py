@@ -218,11 +218,10 @@ class MultimodalAutoencoderModule(nn.Module):
         visible = self._hide_modalities(targets, present) if hiding else present
         posterior = self.fusion(features, visible)
         if posterior.experts is not None:
-            decodings = tuple(
-                (self.decode(self._draw(mean, logvar)), weight)
-                for mean, logvar, weight in posterior.experts
+            decodings = self._decode_together(
+                [(self._draw(mean, logvar), weight) for mean, logvar, weight in posterior.experts]
             )
-            return self._output(posterior, decodings, targets, present)
+            return self._output(posterior, tuple(decodings), targets, present)
         codes = ((posterior, 1.0),)
         if hiding and self.subset_weight < 1:
             # The code of every present modality and the code of the visible
@@ -231,16 +230,36 @@ class MultimodalAutoencoderModule(nn.Module):
             codes = ((full, 1.0 - self.subset_weight), (posterior, self.subset_weight))
             posterior = full
         cross = self.cross_weight if len(features) > 1 else 0.0
-        decodings = [
-            (self.decode(self._draw(code.mean, code.logvar)), (1.0 - cross) * weight)
-            for code, weight in codes
-            if (1.0 - cross) * weight > 0
-        ]
+        decodings = self._decode_together(
+            [
+                (self._draw(code.mean, code.logvar), (1.0 - cross) * weight)
+                for code, weight in codes
+                if (1.0 - cross) * weight > 0
+            ]
+        )
         if cross:
             reconstructions, has_others = self._cross_reconstructions(features, visible, present)
             weights = {name: cross * has for name, has in has_others.items()}
             decodings.append((reconstructions, weights))
         return self._output(posterior, tuple(decodings), targets, present)
+
+    def _decode_together(self, weighted_codes):
+        """``[(reconstructions, weight)]`` for ``[(code, weight)]``, in one pass of the decoders.
+
+        The codes are decoded as one batch (their concatenation), then split:
+        fewer and larger kernels than one pass per code, and the same
+        computation row by row, since the decoders treat rows independently
+        (dropout draws one mask value per element either way).
+        """
+        if len(weighted_codes) < 2:  # none (the cross term alone) or one
+            return [(self.decode(code), weight) for code, weight in weighted_codes]
+        sizes = [len(code) for code, _ in weighted_codes]
+        decoded = self.decode(torch.cat([code for code, _ in weighted_codes]))
+        parts = {name: output.split(sizes) for name, output in decoded.items()}
+        return [
+            ({name: pieces[i] for name, pieces in parts.items()}, weight)
+            for i, (_, weight) in enumerate(weighted_codes)
+        ]
 
     def _cross_reconstructions(self, features, visible, present):
         """Each modality decoded from the code of the other modalities alone.

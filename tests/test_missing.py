@@ -459,6 +459,41 @@ def test_fuse_each_is_one_fusion_per_presence_mapping_each_modality_once(fusion,
         hook.remove()
 
 
+@pytest.mark.parametrize("fusion", ["mean", "moe"])
+def test_decodings_of_several_codes_in_one_pass_equal_one_pass_each(fusion):
+    # Training decodes the full and the subset code (or every expert's code)
+    # in one pass of the decoders; without dropout that is exactly one pass each.
+    rng = np.random.RandomState(0)
+    widths = {"a": 3, "b": 2, "c": 4}
+    modalities = {name: Continuous().fit(rng.normal(size=(20, w))) for name, w in widths.items()}
+    module = MultimodalAutoencoderModule(
+        modalities, 3, (8,), fusion, modality_dropout=0.5, subset_weight=0.5
+    ).train()
+    batch = {
+        name: torch.as_tensor(rng.normal(size=(6, w)), dtype=torch.float32)
+        for name, w in widths.items()
+    }
+    with torch.no_grad():
+        torch.manual_seed(1)
+        output = module(**batch)
+        # The same codes, one by one: the hidden modalities are drawn first
+        # (no input noise), so the same seed hides the same ones.
+        torch.manual_seed(1)
+        targets = module.scale(batch)
+        visible = module._hide_modalities(targets, {})
+        features = {name: module.encoders[name](x) for name, x in targets.items()}
+        if fusion == "mean":  # the full code's decoding, then the visible subset's
+            codes = [module.fusion(features, {}).mean, module.fusion(features, visible).mean]
+        else:  # each expert's code
+            codes = [mean for mean, _, _ in module.fusion(features, visible).experts]
+        expected = [module.decode(code) for code in codes]
+    assert len(output.expert_decodings) == len(codes) == (2 if fusion == "mean" else 3)
+    for (reconstructions, _), one_pass in zip(output.expert_decodings, expected, strict=True):
+        for name in widths:
+            assert reconstructions[name].shape == (6, widths[name])
+            torch.testing.assert_close(reconstructions[name], one_pass[name])
+
+
 def test_cross_reconstruction_falls_back_to_present_modalities_and_masks_lone_ones():
     module, features = cross_features("mean", n=4)
     ones = torch.ones(4)
