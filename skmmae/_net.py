@@ -21,6 +21,9 @@ from ._data import TensorBatchIterator, TensorDictDataset
 
 __all__ = ["KLWarmup", "MultimodalNet"]
 
+# The attributes that hold the captured training step (released when training ends).
+_TRAIN_GRAPH = ("_graph", "_graph_inputs", "_graph_loss")
+
 
 class KLWarmup(Callback):
     """Raise the criterion's KL weight linearly to ``beta`` over the first epochs.
@@ -182,14 +185,14 @@ class MultimodalNet(NeuralNet):
         self._release_graph()
 
     def _release_graph(self):
-        for name in ("_graph", "_graph_inputs", "_graph_loss"):
+        for name in _TRAIN_GRAPH:
             self.__dict__.pop(name, None)
 
     def __getstate__(self):
         # CUDA graphs hold device memory and cannot be pickled; they are
         # captured again when needed.
         state = super().__getstate__()
-        for name in ("_graph", "_graph_inputs", "_graph_loss", "_encode_graph"):
+        for name in (*_TRAIN_GRAPH, "_encode_graph"):
             state.pop(name, None)
         return state
 
