@@ -161,6 +161,12 @@ class MultimodalAutoencoderModule(nn.Module):
             )
         # Kinds whose encoder reads raw values (e.g. counts) take no input noise.
         self.noisy = {n for n, m in modalities.items() if m.accepts_input_noise}
+        # Kernel ridge read-outs fitted after training (skmmae._readout), used
+        # instead of the decoders outside training: from the code of all
+        # present modalities, and from the code of the others.
+        self.readable = [n for n, m in modalities.items() if m.kernel_readout]
+        self.readouts = nn.ModuleDict()
+        self.cross_readouts = nn.ModuleDict()
         self.variational = variational
         self.modality_dropout = modality_dropout
         self.noise_std = noise_std
@@ -189,8 +195,16 @@ class MultimodalAutoencoderModule(nn.Module):
         return posterior.mean, posterior.logvar
 
     def decode(self, code):
-        """Decoder output of every modality, in model units."""
-        return {name: decoder(code) for name, decoder in self.decoders.items()}
+        """Decoder output of every modality, in model units.
+
+        Outside training, a modality with a fitted read-out is read by it
+        instead of its decoder.
+        """
+        readouts = {} if self.training else self.readouts
+        return {
+            name: readouts[name](code) if name in readouts else decoder(code)
+            for name, decoder in self.decoders.items()
+        }
 
     def decode_original(self, code):
         """Reconstructions in the units the modalities validated (see ``Modality.validate``)."""
@@ -205,7 +219,30 @@ class MultimodalAutoencoderModule(nn.Module):
 
     def predict_original(self, code, name):
         """Modality ``name`` predicted from a code of the others, in validated units."""
+        if name in self.cross_readouts and not self.training:
+            return self.scalers[name].inverse(self.cross_readouts[name](code))
         return self.scalers[name].inverse(self.predictors[name](code))
+
+    def readout_inputs(self, **inputs):
+        """What fitting the read-outs needs from a batch (in eval mode).
+
+        Returns the code of the present modalities; per modality, the code
+        of the other present ones and a ``(n,)`` bool mask of the samples
+        that have any; the targets in model units; and the presence masks.
+        """
+        values, present = split_presence(inputs)
+        targets = self.scale(values)
+        features = {name: self.encoders[name](x) for name, x in targets.items()}
+        names = list(features)
+        has = self._presence_matrix(names, present, features[names[0]])
+        others = self._others(has, has)
+        codes = self.fusion.fuse_each(
+            features, [{n: mask[:, j] for j, n in enumerate(names)} for mask in others]
+        )
+        cross = {
+            name: (code.mean, mask.sum(1) > 0) for name, code, mask in zip(names, codes, others)
+        }
+        return self.fusion(features, present).mean, cross, targets, present
 
     def forward(self, **inputs):
         values, present = split_presence(inputs)
@@ -273,13 +310,7 @@ class MultimodalAutoencoderModule(nn.Module):
         like = features[names[0]]
         has = self._presence_matrix(names, present, like)
         seen = has if visible is present else self._presence_matrix(names, visible, like)
-        # Row i of this matrix keeps every modality but the i-th.
-        leave_out = 1.0 - torch.eye(len(names), device=like.device)
-        others = []
-        for i in range(len(names)):
-            others_seen, others_had = seen * leave_out[i], has * leave_out[i]
-            any_seen = others_seen.sum(1, keepdim=True) > 0
-            others.append(torch.where(any_seen, others_seen, others_had))
+        others = self._others(seen, has)
         codes = self.fusion.fuse_each(
             features, [{n: mask[:, j] for j, n in enumerate(names)} for mask in others]
         )
@@ -288,6 +319,21 @@ class MultimodalAutoencoderModule(nn.Module):
             reconstructions[name] = self.predictors[name](self._draw(code.mean, code.logvar))
             has_others[name] = (mask.sum(1) > 0).float()
         return reconstructions, has_others
+
+    @staticmethod
+    def _others(seen, has):
+        """Per modality i, the ``(n, M)`` presence of the others.
+
+        The others seen, or, for a sample that has none seen, those it has.
+        """
+        # Row i of this matrix keeps every modality but the i-th.
+        leave_out = 1.0 - torch.eye(has.shape[1], device=has.device)
+        others = []
+        for i in range(has.shape[1]):
+            others_seen, others_had = seen * leave_out[i], has * leave_out[i]
+            any_seen = others_seen.sum(1, keepdim=True) > 0
+            others.append(torch.where(any_seen, others_seen, others_had))
+        return others
 
     @staticmethod
     def _presence_matrix(names, present, like):

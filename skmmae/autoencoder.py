@@ -24,6 +24,7 @@ from ._data import TensorValidSplit
 from ._layers import HiddenLayers
 from ._module import PRESENT_SUFFIX, MultimodalAutoencoderModule, ReconstructionLoss
 from ._net import KLWarmup, MultimodalNet
+from ._readout import KernelReadouts
 from ._validation import (
     MISSING_SUFFIX,
     check_code,
@@ -165,6 +166,21 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         the visible) modalities; it costs one more set of decoder weights.
         ``"own"`` needs ``cross_weight > 0`` and a fusion other than
         ``"moe"``.
+    readout : {"kernel", "decoder"}, default="kernel"
+        How codes are read back into continuous modalities by
+        :meth:`inverse_transform`, :meth:`predict_modality` and
+        :meth:`score`. ``"kernel"``: when training ends, a kernel ridge
+        regression from the training codes to each continuous modality
+        (Matern 3/2 kernel; length and penalty chosen by leave-one-out
+        error; at most 2000 training codes as centers) replaces its decoder
+        at inference, and one from the code of the other modalities
+        predicts it in :meth:`predict_modality`. The decoders learn from
+        codes that training noise keeps changing; once the encoders are
+        fixed, these regressions predict better (on mfeat, reconstruction
+        error 0.278 -> 0.258 at code size 10, see ``benchmarks/README.md``)
+        for a few seconds more per fit. The codes themselves do not change.
+        ``"decoder"``: the trained decoders (and ``cross_decoders``). Other
+        kinds of data always use their decoders.
     noise_std : float, default=0.5
         During training, add Gaussian noise of this standard deviation to the
         encoders' inputs (in model units: standard deviations for continuous
@@ -290,6 +306,7 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         "subset_weight": [Interval(Real, 0, 1, closed="both")],
         "cross_weight": [Interval(Real, 0, 1, closed="both")],
         "cross_decoders": [StrOptions({"shared", "own"})],
+        "readout": [StrOptions({"kernel", "decoder"})],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "lr": [Interval(Real, 0, None, closed="neither")],
@@ -327,6 +344,7 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         subset_weight=0.5,
         cross_weight=0.0,
         cross_decoders="shared",
+        readout="kernel",
         max_epochs=100,
         batch_size=128,
         lr=2e-3,
@@ -360,6 +378,7 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         self.subset_weight = subset_weight
         self.cross_weight = cross_weight
         self.cross_decoders = cross_decoders
+        self.readout = readout
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.lr = lr
@@ -460,8 +479,10 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
     def predict_modality(self, X, target):
         """Predict the modality ``target`` from the other modalities of X.
 
-        The code of the other modalities is decoded by ``target``'s decoder,
-        or by its cross-modal decoder with ``cross_decoders="own"``.
+        The code of the other modalities is read by ``target``'s kernel
+        read-out from the others' code (``readout="kernel"``, continuous
+        modalities), else by its decoder, or by its cross-modal decoder with
+        ``cross_decoders="own"``.
 
         Parameters
         ----------
@@ -766,6 +787,9 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
             )
         elif self.ema_decay > 0:
             callbacks.append(("weight_average", WeightAverage(self.ema_decay)))
+        if self.readout == "kernel":
+            # Last: it reads the final weights that the callbacks above set.
+            callbacks.append(("kernel_readouts", KernelReadouts(seed)))
         return MultimodalNet(
             MultimodalAutoencoderModule,
             ReconstructionLoss,

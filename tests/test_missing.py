@@ -299,8 +299,14 @@ def test_predict_modality_forms_and_ignores_the_target():
         ae.predict_modality(others | {"pix": garbage, "pix__missing": np.zeros(300, bool)}, "pix"),
         pred,
     )
-    # It is the decoding of the code of the other modalities.
-    np.testing.assert_allclose(pred, ae.inverse_transform(ae.transform(others))["pix"], rtol=1e-6)
+    # It is the code of the other modalities read by the read-out fitted on
+    # such codes (not the one that reads the code of all modalities).
+    codes = torch.as_tensor(ae.transform(others), device=ae.device_)
+    module = ae.net_.module_.eval()
+    with torch.no_grad():
+        expected = module.scalers["pix"].inverse(module.cross_readouts["pix"](codes))
+    np.testing.assert_allclose(pred, expected.cpu().numpy(), rtol=1e-5, atol=1e-5)
+    assert not np.allclose(pred, ae.inverse_transform(ae.transform(others))["pix"], atol=1e-3)
 
     # A MultiIndex frame gives the target back as a frame with its own columns.
     frame_X, _ = load_mfeat(return_X_y=True, as_frame=True)
@@ -607,7 +613,8 @@ def test_cross_weight_trains_prediction_from_the_others(decoders):
 def test_predict_modality_uses_the_own_cross_decoders():
     train, test = mfeat_train_test()
     ae = MultimodalAutoencoder(
-        6, hidden_dims=(32,), max_epochs=3, random_state=0, cross_weight=0.5, cross_decoders="own"
+        6, hidden_dims=(32,), max_epochs=3, random_state=0, cross_weight=0.5,
+        cross_decoders="own", readout="decoder",
     ).fit(train)
     others = {name: block for name, block in test.items() if name != "pix"}
     codes = torch.as_tensor(ae.transform(others), device=ae.device_)

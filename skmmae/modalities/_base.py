@@ -91,6 +91,11 @@ class Modality(BaseEstimator):
     #: Whether ``noise_std`` / ``input_dropout`` may corrupt the encoder's input
     #: (floating-point inputs only; a kind whose encoder reads raw values opts out).
     accepts_input_noise = True
+    #: Whether a kernel ridge read-out may replace the decoder after training
+    #: (``MultimodalAutoencoder(readout="kernel")``): for kinds scored by the
+    #: squared error of the decoder's output against the scaled values, which
+    #: is what such a read-out minimizes.
+    kernel_readout = False
     #: Whether validating the values (once fitted) only proves them finite, so
     #: that at inference this proof may run on the device after the copy.
     finite_check_deferrable = False

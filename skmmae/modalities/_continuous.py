@@ -95,6 +95,7 @@ class Continuous(Modality):
 
     kind = "continuous"
     finite_check_deferrable = True
+    kernel_readout = True
 
     def __init__(self, standardize=True, *, encoder=None, decoder=None):
         super().__init__(encoder=encoder, decoder=decoder)
