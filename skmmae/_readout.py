@@ -86,8 +86,12 @@ class KernelReadout(nn.Module):
         self.length = float(length)
 
     def forward(self, code):
-        kernel = _kernel(code.float(), self.centers, self.length)
-        return (kernel @ self.coef.flatten(1)).unflatten(1, self.coef.shape[1:]) + self.offset
+        # Never in bfloat16: the coefficients of a kernel ridge regression can
+        # be large and cancel each other.
+        with torch.autocast(code.device.type, enabled=False):
+            kernel = _kernel(code.float(), self.centers, self.length)
+            values = kernel @ self.coef.flatten(1)
+        return values.unflatten(1, self.coef.shape[1:]) + self.offset
 
     def extra_repr(self):
         return f"n_centers={len(self.centers)}, length={self.length:.4g}"

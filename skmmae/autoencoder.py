@@ -177,7 +177,7 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         predicts it in :meth:`predict_modality`. The decoders learn from
         codes that training noise keeps changing; once the encoders are
         fixed, these regressions predict better (on mfeat, reconstruction
-        error 0.278 -> 0.258 at code size 10, see ``benchmarks/README.md``)
+        error 0.279 -> 0.258 at code size 10, see ``benchmarks/README.md``)
         for a few seconds more per fit. The codes themselves do not change.
         ``"decoder"``: the trained decoders (and ``cross_decoders``). Other
         kinds of data always use their decoders.

@@ -119,6 +119,11 @@ def test_a_readout_keeps_the_target_shape_and_pickles():
     again = pickle.loads(pickle.dumps(readout))
     assert isinstance(again, KernelReadout)
     torch.testing.assert_close(again(codes), readout(codes), rtol=0, atol=0)
+    # Under bfloat16 autocast it still computes in float32.
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        under = readout(codes)
+    assert under.dtype == torch.float32
+    torch.testing.assert_close(under, readout(codes), rtol=0, atol=0)
 
 
 # -- in the estimator ----------------------------------------------------------
