@@ -82,8 +82,9 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
     (``modality_dropout=0.3``), which also makes codes from a subset of the
     modalities, and predictions of one modality from the others, good, half
     the reconstruction loss scored from the code of all modalities
-    (``subset_weight=0.5``), and a moving average of the weights
-    (``ema_decay=0.99``). Set the regularizers to 0 / False (and
+    (``subset_weight=0.5``), a moving average of the weights
+    (``ema_decay=0.99``), and, once trained, kernel ridge read-outs of the
+    codes (``readout="kernel"``). Set the regularizers to 0 / False (and
     ``subset_weight=1``) for a plain autoencoder.
 
     Parameters
@@ -172,9 +173,9 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         :meth:`score`. ``"kernel"``: when training ends, a kernel ridge
         regression from the training codes to each continuous modality
         (Matern 3/2 kernel; length and penalty chosen by leave-one-out
-        error; at most 2000 training codes as centers) replaces its decoder
-        at inference, and one from the code of the other modalities
-        predicts it in :meth:`predict_modality`. The decoders learn from
+        error; exact up to 1500 training rows, with 1500 of them as centers
+        beyond) replaces its decoder at inference, and one from the code of
+        the other modalities predicts it in :meth:`predict_modality`. The decoders learn from
         codes that training noise keeps changing; once the encoders are
         fixed, these regressions predict better (on mfeat, reconstruction
         error 0.279 -> 0.258 at code size 10, see ``benchmarks/README.md``)
