@@ -139,7 +139,9 @@ class KernelReadouts(Callback):
         module = net.module_
         if not module.readable:
             return
-        batches = _Batches(net, X)
+        # One dataset for every pass (each pass over X itself would move the
+        # data to the device again).
+        batches = _Batches(net, net.get_dataset(X))
         codes, cross, present = _training_codes(module, batches)
         generator = torch.Generator().manual_seed(self.seed)
         readouts, cross_readouts = {}, {}
