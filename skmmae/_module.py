@@ -228,7 +228,7 @@ class MultimodalAutoencoderModule(nn.Module):
 
         Returns the code of the present modalities; per modality, the code
         of the other present ones and a ``(n,)`` bool mask of the samples
-        that have any; the targets in model units; and the presence masks.
+        that have any; and the presence masks.
         """
         values, present = split_presence(inputs)
         targets = self.scale(values)
@@ -242,7 +242,7 @@ class MultimodalAutoencoderModule(nn.Module):
         cross = {
             name: (code.mean, mask.sum(1) > 0) for name, code, mask in zip(names, codes, others)
         }
-        return self.fusion(features, present).mean, cross, targets, present
+        return self.fusion(features, present).mean, cross, present
 
     def forward(self, **inputs):
         values, present = split_presence(inputs)

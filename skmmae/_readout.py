@@ -176,7 +176,7 @@ def _training_codes(module, batches):
     codes, cross, present = [], {}, {}
     with torch.no_grad():
         for batch in batches:
-            code, others, _, masks = module.readout_inputs(**batch)
+            code, others, masks = module.readout_inputs(**batch)
             codes.append(code.float())
             for name, (others_code, has_others) in others.items():
                 cross.setdefault(name, []).append((others_code.float(), has_others))
@@ -210,16 +210,16 @@ class _ScaledTargets:
         self.module, self.batches, self.names, self.rows = module, batches, names, rows
 
     def __iter__(self):
+        # Iterated inside fit_kernel_readouts, under _fit_rows's no_grad.
         start = 0
-        with torch.no_grad():
-            for batch in self.batches:
-                size = len(batch[self.names[0]])
-                chunk = {name: self.module.scalers[name](batch[name]) for name in self.names}
-                if self.rows is not None:
-                    keep = self.rows[start : start + size]
-                    chunk = {name: target[keep] for name, target in chunk.items()}
-                start += size
-                yield chunk
+        for batch in self.batches:
+            size = len(batch[self.names[0]])
+            chunk = {name: self.module.scalers[name](batch[name]) for name in self.names}
+            if self.rows is not None:
+                keep = self.rows[start : start + size]
+                chunk = {name: target[keep] for name, target in chunk.items()}
+            start += size
+            yield chunk
 
 
 def fit_kernel_readouts(codes, target_chunks, generator=None, length_factors=LENGTH_FACTORS):
