@@ -167,6 +167,9 @@ class MultimodalAutoencoderModule(nn.Module):
         self.readable = [n for n, m in modalities.items() if m.kernel_readout]
         self.readouts = nn.ModuleDict()
         self.cross_readouts = nn.ModuleDict()
+        # The training codes' standard deviation (skmmae._refine.CodeScale):
+        # the unit of the steps that refine codes.
+        self.register_buffer("code_scale", torch.ones(()))
         self.variational = variational
         self.modality_dropout = modality_dropout
         self.noise_std = noise_std
@@ -194,16 +197,17 @@ class MultimodalAutoencoderModule(nn.Module):
         posterior = self.posterior(self.scale(values), present)
         return posterior.mean, posterior.logvar
 
-    def decode(self, code):
-        """Decoder output of every modality, in model units.
+    def decode(self, code, names=None):
+        """Decoder output of every modality (or of ``names``), in model units.
 
         Outside training, a modality with a fitted read-out is read by it
         instead of its decoder.
         """
         readouts = {} if self.training else self.readouts
+        names = self.decoders.keys() if names is None else names
         return {
-            name: readouts[name](code) if name in readouts else decoder(code)
-            for name, decoder in self.decoders.items()
+            name: readouts[name](code) if name in readouts else self.decoders[name](code)
+            for name in names
         }
 
     def decode_original(self, code):
@@ -217,11 +221,15 @@ class MultimodalAutoencoderModule(nn.Module):
         """The decoders that predict a modality from the code of the others."""
         return self.decoders if self.cross_decoders is None else self.cross_decoders
 
+    def predict(self, code, name):
+        """Modality ``name`` predicted from a code of the others, in model units."""
+        if name in self.cross_readouts and not self.training:
+            return self.cross_readouts[name](code)
+        return self.predictors[name](code)
+
     def predict_original(self, code, name):
         """Modality ``name`` predicted from a code of the others, in validated units."""
-        if name in self.cross_readouts and not self.training:
-            return self.scalers[name].inverse(self.cross_readouts[name](code))
-        return self.scalers[name].inverse(self.predictors[name](code))
+        return self.scalers[name].inverse(self.predict(code, name))
 
     def readout_inputs(self, **inputs):
         """What fitting the read-outs needs from a batch (in eval mode).

@@ -18,8 +18,14 @@ from skorch.dataset import get_len, unpack_data
 from skorch.utils import is_dataset
 
 from ._data import TensorBatchIterator, TensorDictDataset
+from ._module import split_presence
+from ._refine import refine_codes
 
 __all__ = ["KLWarmup", "MultimodalNet"]
+
+#: Most samples whose codes are refined together in ``predict_modality``:
+#: fewer, larger steps than one refinement per inference batch.
+REFINE_ROWS = 4096
 
 # The attributes that hold the captured training step (released when training ends).
 _TRAIN_GRAPH = ("_graph", "_graph_inputs", "_graph_loss")
@@ -330,10 +336,29 @@ class MultimodalNet(NeuralNet):
         """Reconstructions in original units of codes ``Z``, per modality."""
         return self._over_codes(Z, self.module_.decode_original)
 
-    def predict_from_others(self, Z, name):
-        """Modality ``name`` in original units, predicted from codes ``Z`` of the others."""
-        predict = self.module_.predict_original
-        return self._over_codes(Z, lambda code: {name: predict(code, name)})[name]
+    def predict_modality(self, X, name, refine_steps=0):
+        """Modality ``name`` in original units, predicted from the other modalities in X.
+
+        X lacks ``name``. The prediction is the cross-modal read-out of the
+        others' code; with ``refine_steps``, averaged with the reconstruction
+        of ``name`` from that code refined to reconstruct the others
+        (:func:`~skmmae._refine.refine_codes`), in chunks of
+        :data:`REFINE_ROWS` samples.
+        """
+        module = self.module_
+        predictions = []
+        for values, present in _chunks_of_rows(self._inference_batches(X), REFINE_ROWS):
+            with torch.no_grad(), self._autocast():
+                targets = module.scale(values)
+                code = module.posterior(targets, present).mean.float()
+                prediction = module.predict(code, name).float()
+            if refine_steps:
+                refined = refine_codes(module, self.criterion_, code, targets, present, refine_steps)
+                with torch.no_grad():
+                    prediction = 0.5 * (prediction + module.decode(refined, [name])[name].float())
+            with torch.no_grad():
+                predictions.append(module.scalers[name].inverse(prediction))
+        return _to_numpy(torch.cat(predictions))
 
     def _over_codes(self, Z, decode):
         """``decode`` (a batch of codes -> dict of tensors) over Z in batches, as ndarrays."""
@@ -394,6 +419,25 @@ def _batch_len(batch):
     # No local name for the inputs: it would keep this batch alive while
     # the next one is gathered and trained on.
     return get_len(batch[0] if isinstance(batch, (tuple, list)) else batch)
+
+
+def _chunks_of_rows(batches, rows):
+    """``(values, present)`` of consecutive batches joined into chunks of at least ``rows``."""
+    pending, count = [], 0
+    for batch in batches:
+        pending.append(batch)
+        count += _batch_len(batch)
+        if count >= rows:
+            yield split_presence(_join(pending))
+            pending, count = [], 0
+    if pending:
+        yield split_presence(_join(pending))
+
+
+def _join(batches):
+    if len(batches) == 1:
+        return batches[0]
+    return {key: torch.cat([batch[key] for batch in batches]) for key in batches[0]}
 
 
 def _to_numpy(tensor):

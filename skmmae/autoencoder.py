@@ -25,6 +25,7 @@ from ._layers import HiddenLayers
 from ._module import PRESENT_SUFFIX, MultimodalAutoencoderModule, ReconstructionLoss
 from ._net import KLWarmup, MultimodalNet
 from ._readout import KernelReadouts
+from ._refine import CodeScale
 from ._validation import (
     MISSING_SUFFIX,
     check_code,
@@ -182,6 +183,18 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         for a few seconds more per fit. The codes themselves do not change.
         ``"decoder"``: the trained decoders (and ``cross_decoders``). Other
         kinds of data always use their decoders.
+    refine_steps : int, default=50
+        In :meth:`predict_modality`, refine the code of the given modalities
+        by this many Adam steps on the code alone (the model fixed), so that
+        the model reconstructs those modalities as well as it can (the
+        training loss restricted to them), and average two predictions of
+        the target: the cross-modal read-out of the encoders' code, and the
+        reconstruction from the refined code. The encoders' one-pass code is
+        close to, not at, the code that best explains a sample; on mfeat
+        this lowers the error of pix predicted from the other views from
+        0.264 to 0.250 at code size 10 (``benchmarks/README.md``). It costs
+        these steps at prediction time, not at ``fit``; 0 gives the
+        cross-modal read-out alone. :meth:`transform` is not refined.
     noise_std : float, default=0.5
         During training, add Gaussian noise of this standard deviation to the
         encoders' inputs (in model units: standard deviations for continuous
@@ -308,6 +321,7 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         "cross_weight": [Interval(Real, 0, 1, closed="both")],
         "cross_decoders": [StrOptions({"shared", "own"})],
         "readout": [StrOptions({"kernel", "decoder"})],
+        "refine_steps": [Interval(Integral, 0, None, closed="left")],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "lr": [Interval(Real, 0, None, closed="neither")],
@@ -346,6 +360,7 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         cross_weight=0.0,
         cross_decoders="shared",
         readout="kernel",
+        refine_steps=50,
         max_epochs=100,
         batch_size=128,
         lr=2e-3,
@@ -380,6 +395,7 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         self.cross_weight = cross_weight
         self.cross_decoders = cross_decoders
         self.readout = readout
+        self.refine_steps = refine_steps
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.lr = lr
@@ -483,7 +499,10 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         The code of the other modalities is read by ``target``'s kernel
         read-out from the others' code (``readout="kernel"``, continuous
         modalities), else by its decoder, or by its cross-modal decoder with
-        ``cross_decoders="own"``.
+        ``cross_decoders="own"``. With ``refine_steps`` (the default), that
+        prediction is averaged with ``target`` reconstructed from the code
+        refined to explain the other modalities best (see ``refine_steps``).
+        Each sample's prediction depends on its own values only.
 
         Parameters
         ----------
@@ -511,8 +530,8 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
                 f"fitted on {list(self.modalities_)} only."
             )
         index = getattr(X, "index", None)
-        codes = self.net_.encode(self._inference_data(X, leave_out=target))
-        values = self.net_.predict_from_others(codes, target)
+        data = self._inference_data(X, leave_out=target)
+        values = self.net_.predict_modality(data, target, self.refine_steps)
         return restore_modality(
             self.modalities_[target].restore(values), self._layout, target, index=index
         )
@@ -788,8 +807,9 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
             )
         elif self.ema_decay > 0:
             callbacks.append(("weight_average", WeightAverage(self.ema_decay)))
+        # Last: they read the final weights that the callbacks above set.
+        callbacks.append(("code_scale", CodeScale()))
         if self.readout == "kernel":
-            # Last: it reads the final weights that the callbacks above set.
             callbacks.append(("kernel_readouts", KernelReadouts(seed)))
         return MultimodalNet(
             MultimodalAutoencoderModule,
