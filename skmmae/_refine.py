@@ -47,7 +47,7 @@ class CodeScale(Callback):
     >>> X = {name: X[name][:100] for name in ("fou", "kar")}
     >>> ae = MultimodalAutoencoder(3, max_epochs=2, random_state=0).fit(X)
     >>> spread = ae.transform(X).std(axis=0).mean()
-    >>> abs(float(ae.net_.module_.code_scale) - spread) < 1e-4 * spread
+    >>> bool(abs(float(ae.net_.module_.code_scale) - spread) < 1e-4 * spread)
     True
     """
 
