@@ -404,7 +404,12 @@ def _some_rows(n, most, generator, device):
 
 def _kernel(a, b, length):
     """Matern 3/2 kernel between the rows of ``a`` and of ``b``."""
-    scaled = math.sqrt(3.0) / length * _squared_distances(a, b).sqrt()
+    # The floor (a millionth of the length) keeps the kernel's gradient
+    # finite where a code meets a center, as refined codes can: the square
+    # root's slope is infinite at 0, the kernel's is 0, and their product
+    # would be NaN. It moves the kernel by less than 1e-11.
+    distances = _squared_distances(a, b).clamp_min((1e-6 * length) ** 2).sqrt()
+    scaled = math.sqrt(3.0) / length * distances
     return (1.0 + scaled) * torch.exp(-scaled)
 
 

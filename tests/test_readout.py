@@ -126,6 +126,15 @@ def test_a_readout_keeps_the_target_shape_and_pickles():
     torch.testing.assert_close(under, readout(codes), rtol=0, atol=0)
 
 
+def test_the_gradient_is_finite_on_a_center():
+    # Refined codes follow this gradient, and may land on a training code.
+    codes, targets = problem()
+    readout = fit_kernel_readouts(torch.as_tensor(codes), [{"y": torch.as_tensor(targets)}])["y"]
+    code = readout.centers[:5].clone().requires_grad_(True)
+    readout(code).sum().backward()
+    assert torch.isfinite(code.grad).all()
+
+
 # -- in the estimator ----------------------------------------------------------
 
 

@@ -163,3 +163,14 @@ def test_refinement_reads_categorical_modalities_by_their_own_loss():
     assert not np.allclose(refined, plain, atol=1e-4)
     labels = ae.set_params(refine_steps=50).predict_modality({"x": X["x"], "y": X["y"]}, "c")
     assert set(np.unique(labels)) <= {"0", "1"}
+
+
+def test_predictions_on_the_training_data_stay_finite(mfeat_split):
+    # Refined codes of training samples can meet a training code (a kernel
+    # center) exactly, where the distance's gradient was once NaN.
+    train, _ = mfeat_split
+    X = {name: train[name][:300] for name in ("fou", "kar", "pix")}
+    ae = MultimodalAutoencoder(2, max_epochs=10, random_state=0).fit(X)
+    for target in X:
+        pred = ae.predict_modality(others_of(X, target), target)
+        assert np.isfinite(pred).all(), target
