@@ -1,5 +1,7 @@
 """Refined codes in predict_modality: what they optimize, what they leave alone, what they gain."""
 
+import pickle
+
 import numpy as np
 import pytest
 import torch
@@ -81,10 +83,17 @@ def test_refinement_lowers_the_loss_of_the_given_modalities_and_moves_only_the_c
     assert torch.equal(refine_codes(module, criterion, code, targets, {}, steps=0), code)
 
 
-def test_code_scale_is_the_training_codes_spread(fitted, mfeat_split):
-    train, _ = mfeat_split
+def test_code_scale_is_the_training_codes_spread_and_pickles(fitted, mfeat_split):
+    train, test = mfeat_split
     codes = fitted.transform(train)
     assert float(fitted.net_.module_.code_scale) == pytest.approx(codes.std(axis=0).mean(), rel=1e-4)
+    # A pickled model (its scale with it) predicts the same.
+    others = {name: block[:50] for name, block in others_of(test).items()}
+    copy = pickle.loads(pickle.dumps(fitted))
+    assert float(copy.net_.module_.code_scale) == float(fitted.net_.module_.code_scale)
+    np.testing.assert_array_equal(
+        copy.predict_modality(others, "pix"), fitted.predict_modality(others, "pix")
+    )
 
 
 def test_prediction_is_the_mean_of_the_cross_readout_and_the_refined_reconstruction(
