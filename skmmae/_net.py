@@ -23,8 +23,8 @@ from ._refine import refine_codes
 
 __all__ = ["KLWarmup", "MultimodalNet"]
 
-#: Most samples whose codes are refined together in ``predict_modality``:
-#: fewer, larger steps than one refinement per inference batch.
+#: Samples whose codes are refined together in ``predict_modality`` (its
+#: batch size): fewer, larger steps than one refinement per inference batch.
 REFINE_ROWS = 4096
 
 # The attributes that hold the captured training step (released when training ends).
@@ -260,10 +260,18 @@ class MultimodalNet(NeuralNet):
         # does not keep the capture's autograd graph alive.
         self._graph_loss = loss.detach()
 
-    def _inference_batches(self, X):
-        """Batches of X for inference, in order, in the module's eval mode."""
+    def _inference_batches(self, X, batch_size=None):
+        """Batches of X for inference, in order, in the module's eval mode.
+
+        Of ``iterator_valid``'s batch size, or of ``batch_size`` if given.
+        """
         self._set_training(False)
-        iterator = self.get_iterator(self.get_dataset(X), training=False)
+        dataset = self.get_dataset(X)
+        if batch_size is None:
+            iterator = self.get_iterator(dataset, training=False)
+        else:
+            kwargs = {**self.get_params_for("iterator_valid"), "batch_size": batch_size}
+            iterator = self.iterator_valid(dataset, **kwargs)
         for batch in iterator:
             yield unpack_data(batch)[0]
 
@@ -342,12 +350,13 @@ class MultimodalNet(NeuralNet):
         X lacks ``name``. The prediction is the cross-modal read-out of the
         others' code; with ``refine_steps``, averaged with the reconstruction
         of ``name`` from that code refined to reconstruct the others
-        (:func:`~skmmae._refine.refine_codes`), in chunks of
+        (:func:`~skmmae._refine.refine_codes`), in batches of
         :data:`REFINE_ROWS` samples.
         """
         module = self.module_
         predictions = []
-        for values, present in _chunks_of_rows(self._inference_batches(X), REFINE_ROWS):
+        for batch in self._inference_batches(X, REFINE_ROWS):
+            values, present = split_presence(batch)
             with torch.no_grad(), self._autocast():
                 targets = module.scale(values)
                 code = module.posterior(targets, present).mean.float()
@@ -419,25 +428,6 @@ def _batch_len(batch):
     # No local name for the inputs: it would keep this batch alive while
     # the next one is gathered and trained on.
     return get_len(batch[0] if isinstance(batch, (tuple, list)) else batch)
-
-
-def _chunks_of_rows(batches, rows):
-    """``(values, present)`` of consecutive batches joined into chunks of at least ``rows``."""
-    pending, count = [], 0
-    for batch in batches:
-        pending.append(batch)
-        count += _batch_len(batch)
-        if count >= rows:
-            yield split_presence(_join(pending))
-            pending, count = [], 0
-    if pending:
-        yield split_presence(_join(pending))
-
-
-def _join(batches):
-    if len(batches) == 1:
-        return batches[0]
-    return {key: torch.cat([batch[key] for batch in batches]) for key in batches[0]}
 
 
 def _to_numpy(tensor):

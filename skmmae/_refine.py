@@ -25,8 +25,8 @@ from skorch.callbacks import Callback
 __all__ = ["CodeScale", "REFINE_LR", "refine_codes"]
 
 #: Adam's step size, as a share of the training codes' standard deviation
-#: (on mfeat, 0.5x and 2x this converged to the same prediction within
-#: 100 steps).
+#: (on mfeat, twice this step, or 100 steps instead of 50, changed pix
+#: predicted from the other views by at most 0.0004).
 REFINE_LR = 0.025
 
 

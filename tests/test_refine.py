@@ -136,7 +136,7 @@ def test_each_sample_is_refined_on_its_own(fitted, mfeat_split, monkeypatch):
     together = fitted.predict_modality(others, "pix")
     alone = fitted.predict_modality({n: b[:7] for n, b in others.items()}, "pix")
     np.testing.assert_allclose(alone, together[:7], atol=TOL)
-    # Refined in chunks of 64 samples (inference batches of 128 split across them).
+    # Refined in batches of 64 samples.
     monkeypatch.setattr(_net, "REFINE_ROWS", 64)
     np.testing.assert_allclose(fitted.predict_modality(others, "pix"), together, atol=TOL)
 
