@@ -119,7 +119,7 @@ class MultimodalAutoencoderModule(nn.Module):
         modality's code to reconstruct all of them.
     own_cross_decoders : bool, default=False
         Give the cross-modal term decoders of its own (``cross_decoders``,
-        one per modality, without dropout), which :meth:`predict_original`
+        one per modality, without dropout), which :meth:`predict`
         then uses; the reconstruction decoders learn from the codes of all
         (or the visible) modalities alone. False: the cross-modal term
         trains the reconstruction decoders too. Only with ``cross_weight``.
@@ -226,10 +226,6 @@ class MultimodalAutoencoderModule(nn.Module):
         if name in self.cross_readouts and not self.training:
             return self.cross_readouts[name](code)
         return self.predictors[name](code)
-
-    def predict_original(self, code, name):
-        """Modality ``name`` predicted from a code of the others, in validated units."""
-        return self.scalers[name].inverse(self.predict(code, name))
 
     def readout_inputs(self, **inputs):
         """What fitting the read-outs needs from a batch (in eval mode).

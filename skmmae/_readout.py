@@ -106,7 +106,7 @@ class KernelReadouts(Callback):
     kind allows it (``Modality.kernel_readout``) gets a read-out from the
     code of the present modalities (``module.readouts``, used by ``decode``)
     and one from the code of the other present modalities
-    (``module.cross_readouts``, used by ``predict_original``), both fitted on
+    (``module.cross_readouts``, used by ``predict``), both fitted on
     the training data seen by ``fit``.
 
     Parameters

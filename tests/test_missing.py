@@ -566,7 +566,7 @@ def test_own_cross_decoders_take_the_cross_loss_and_leave_the_reconstruction_dec
     # cross_weight=1: the whole loss went through the cross decoders alone.
     assert all(p.grad is None for p in module.decoders.parameters())
     assert all(p.grad is not None for p in module.cross_decoders.parameters())
-    # And the code of the others is what they decode, as predict_original does.
+    # And the code of the others is what they decode, as predict does.
     module.eval()
     with torch.no_grad():
         scaled = module.scale(batch)
@@ -574,9 +574,7 @@ def test_own_cross_decoders_take_the_cross_loss_and_leave_the_reconstruction_dec
         recs, _ = module._cross_reconstructions(features, {}, {})
         others = module.fusion({n: f for n, f in features.items() if n != "a"}, {}).mean
         torch.testing.assert_close(recs["a"], module.cross_decoders["a"](others))
-        torch.testing.assert_close(
-            module.predict_original(others, "a"), module.scalers["a"].inverse(recs["a"])
-        )
+        torch.testing.assert_close(module.predict(others, "a"), recs["a"])
 
 
 def test_without_own_cross_decoders_prediction_uses_the_reconstruction_decoders():
