@@ -15,6 +15,7 @@ from ._image import Image
 from ._registry import KINDS, infer_modality, make_modality
 from ._sequence import Sequence
 from ._timeseries import TimeSeries
+from ._video import Video
 
 __all__ = [
     "Binary",
@@ -26,6 +27,7 @@ __all__ = [
     "Modality",
     "Sequence",
     "TimeSeries",
+    "Video",
     "infer_modality",
     "make_modality",
 ]

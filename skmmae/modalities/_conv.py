@@ -1,11 +1,12 @@
-"""Convolutional encoders and decoders, and what image and time-series kinds share.
+"""Convolutional encoders and decoders, and what the image, video and series kinds share.
 
-One implementation serves both :class:`~skmmae.modalities.Image` (2-D
-convolutions over height and width) and
-:class:`~skmmae.modalities.TimeSeries` (1-D convolutions over time): the
-builders read the number of spatial axes from the sample shape
-``(channels, *spatial)`` and pick ``Conv1d``/``Conv2d`` and
-``ConvTranspose1d``/``ConvTranspose2d`` accordingly.
+One implementation serves :class:`~skmmae.modalities.TimeSeries` (1-D
+convolutions over time), :class:`~skmmae.modalities.Image` (2-D
+convolutions over height and width) and :class:`~skmmae.modalities.Video`
+(3-D convolutions over time, height and width): the builders read the
+number of spatial axes from the sample shape ``(channels, *spatial)`` and
+pick ``Conv1d``/``Conv2d``/``Conv3d`` and the transposed convolution of the
+same rank accordingly.
 
 The encoder halves every spatial size per convolution (kernel 3, stride 2,
 padding 1: a size ``L`` becomes ``ceil(L / 2)``), flattens and ends in the
@@ -27,8 +28,8 @@ from ._base import Modality
 
 __all__ = ["ConvModality", "Crop", "conv_decoder", "conv_encoder"]
 
-_CONV = {1: nn.Conv1d, 2: nn.Conv2d}
-_CONV_TRANSPOSE = {1: nn.ConvTranspose1d, 2: nn.ConvTranspose2d}
+_CONV = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}
+_CONV_TRANSPOSE = {1: nn.ConvTranspose1d, 2: nn.ConvTranspose2d, 3: nn.ConvTranspose3d}
 
 
 class Crop(nn.Module):
@@ -37,7 +38,8 @@ class Crop(nn.Module):
     Parameters
     ----------
     size : tuple of int
-        The spatial size to keep, e.g. ``(height, width)`` or ``(time,)``.
+        The spatial size to keep, e.g. ``(height, width)``, ``(time,)`` or
+        ``(time, height, width)``.
     """
 
     def __init__(self, size):
@@ -63,7 +65,7 @@ def _split_shape(sample_shape):
     in_channels, *spatial = sample_shape
     if len(spatial) not in _CONV:
         raise ValueError(
-            f"Convolutions need 1 or 2 spatial axes; got the sample shape {sample_shape}."
+            f"Convolutions need 1, 2 or 3 spatial axes; got the sample shape {sample_shape}."
         )
     return in_channels, tuple(spatial), len(spatial)
 
@@ -74,7 +76,8 @@ def conv_encoder(sample_shape, channels, hidden_dims):
     Parameters
     ----------
     sample_shape : tuple of int
-        ``(channels, time)`` or ``(channels, height, width)`` of one sample.
+        ``(channels, time)``, ``(channels, height, width)`` or
+        ``(channels, time, height, width)`` of one sample.
     channels : sequence of int
         Output channels of each convolution. Empty: the MLP reads the
         flattened values.
@@ -116,7 +119,8 @@ def conv_decoder(encoding_dim, hidden_dims, sample_shape, channels):
     hidden_dims : sequence of int
         The encoder's MLP widths (mirrored here).
     sample_shape : tuple of int
-        ``(channels, time)`` or ``(channels, height, width)`` to produce.
+        ``(channels, time)``, ``(channels, height, width)`` or
+        ``(channels, time, height, width)`` to produce.
     channels : sequence of int
         The encoder's convolution channels (mirrored here).
 
@@ -159,13 +163,15 @@ def conv_decoder(encoding_dim, hidden_dims, sample_shape, channels):
 
 
 class ConvModality(Modality):
-    """Base of kinds with a channel axis and 1 or 2 spatial axes.
+    """Base of kinds with a channel axis and 1, 2 or 3 spatial axes.
 
-    It validates ``(n, channels, *spatial)`` arrays, also accepting them
-    without the channel axis (one channel, given back without it by
-    :meth:`restore`), and builds the convolutional encoder and decoder of
-    this module. Subclasses set :attr:`kind`, ``_spatial_ndim`` and
-    ``_layout`` (for messages) and implement scaling and the loss.
+    It validates arrays with a channel axis, also accepting them without it
+    (one channel, given back without it by :meth:`restore`), brings the
+    channel axis to where the model reads it, ``(n, channels, *spatial)``,
+    and builds the convolutional encoder and decoder of this module.
+    Subclasses set :attr:`kind`, ``_spatial_ndim``, ``_layout`` (for
+    messages) and, where users give the channels after another axis,
+    ``_channel_axis``; they implement scaling and the loss.
 
     Parameters
     ----------
@@ -183,20 +189,22 @@ class ConvModality(Modality):
         Number of values in one sample.
     input_ndim_ : int
         Rank of the array given to :meth:`fit`; :meth:`restore` gives
-        reconstructions back with this rank.
+        reconstructions back with this rank, and in the user's axis order.
 
     Examples
     --------
-    >>> from skmmae.modalities import Image, TimeSeries
+    >>> from skmmae.modalities import Image, TimeSeries, Video
     >>> from skmmae.modalities._conv import ConvModality
-    >>> issubclass(Image, ConvModality), issubclass(TimeSeries, ConvModality)
-    (True, True)
+    >>> all(issubclass(kind, ConvModality) for kind in (Image, TimeSeries, Video))
+    True
     """
 
-    #: Number of spatial axes after the channel axis (2: images, 1: series).
+    #: Number of spatial axes after the channel axis (1: series, 2: images, 3: clips).
     _spatial_ndim = None
     #: The accepted layouts, for messages.
     _layout = ""
+    #: Where the channel axis is in the user's full-rank arrays (the model reads it at 1).
+    _channel_axis = 1
 
     def __init__(self, channels=(16, 32), *, encoder=None, decoder=None):
         super().__init__(encoder=encoder, decoder=decoder)
@@ -232,7 +240,9 @@ class ConvModality(Modality):
             )
         values = as_float_array(X, label, ndims=(full - 1, full))
         if values.ndim == full - 1:
-            values = values[:, np.newaxis]  # one channel
+            return values[:, np.newaxis]  # one channel
+        if self._channel_axis != 1:  # a copy, so that batches are contiguous slices
+            return np.ascontiguousarray(np.moveaxis(values, self._channel_axis, 1))
         return values
 
     def _check_params(self):
@@ -247,9 +257,15 @@ class ConvModality(Modality):
             )
 
     def restore(self, values):
-        """Drop the channel axis again when :meth:`fit` was given arrays without it."""
+        """Give values back in the user's layout and rank.
+
+        Without the channel axis when :meth:`fit` was given arrays without
+        it, else with the channel axis where the user had it.
+        """
         if self.input_ndim_ == self._spatial_ndim + 1:
             return values[:, 0]
+        if self._channel_axis != 1:
+            return np.ascontiguousarray(np.moveaxis(values, 1, self._channel_axis))
         return values
 
     def decoder_output_shape(self):

@@ -1,4 +1,8 @@
-"""Images: 2-D convolutional encoder and decoder, BCE or standardized MSE."""
+"""Images: 2-D convolutional encoder and decoder, BCE or standardized MSE.
+
+The pixel losses and scaling are those of :class:`PixelModality`, which
+:class:`~skmmae.modalities.Video` shares.
+"""
 
 import numpy as np
 from torch.nn import functional as F
@@ -8,12 +12,75 @@ from ._binary import BinaryScaler
 from ._continuous import Standardize, _mean_std, positive_scale
 from ._conv import ConvModality
 
-__all__ = ["Image"]
+__all__ = ["Image", "PixelModality"]
 
 _LOSSES = ("auto", "bce", "mse")
 
 
-class Image(ConvModality):
+class PixelModality(ConvModality):
+    """Base of the pixel kinds (images, video): BCE on [0, 1] or per-pixel standardized MSE.
+
+    It owns the ``pixel_loss`` parameter: its check, the choice of ``"auto"``,
+    the per-pixel statistics, the scaler and the loss. Subclasses set the
+    class attributes of :class:`~skmmae.modalities._conv.ConvModality`.
+
+    Parameters
+    ----------
+    channels : sequence of int, default=(16, 32)
+        Output channels of each encoder convolution.
+    pixel_loss : {"auto", "bce", "mse"}, default="auto"
+        See :class:`~skmmae.modalities.Image`.
+    encoder, decoder : torch.nn.Module, callable or None, default=None
+        Custom architectures; see :class:`~skmmae.modalities.Modality`.
+
+    Examples
+    --------
+    >>> from skmmae.modalities import Image, Video
+    >>> from skmmae.modalities._image import PixelModality
+    >>> issubclass(Image, PixelModality), issubclass(Video, PixelModality)
+    (True, True)
+    """
+
+    def __init__(self, channels=(16, 32), pixel_loss="auto", *, encoder=None, decoder=None):
+        super().__init__(channels=channels, encoder=encoder, decoder=decoder)
+        self.pixel_loss = pixel_loss
+
+    def _validate(self, X, label):
+        if self.pixel_loss not in _LOSSES:
+            raise ValueError(
+                f"The 'pixel_loss' parameter of {type(self).__name__} must be one of {_LOSSES}. "
+                f"Got {self.pixel_loss!r} instead."
+            )
+        values = super()._validate(X, label)
+        # The fitted loss rules once fitted ("auto" may have become "bce").
+        if getattr(self, "loss_", self.pixel_loss) == "bce":
+            _check_unit_interval(values, label, self.kind)
+        return values
+
+    def _fit(self, X):
+        self.loss_ = self.pixel_loss
+        if self.pixel_loss == "auto":
+            self.loss_ = "bce" if X.min() >= 0 and X.max() <= 1 else "mse"
+        if self.loss_ == "mse":
+            self.mean_, std = _mean_std(X)
+            self.scale_ = positive_scale(self.mean_, std)
+
+    def build_scaler(self):
+        """``"bce"``: values as they are, sigmoid back; ``"mse"``: per-pixel standardization."""
+        if self.loss_ == "bce":
+            return BinaryScaler(labels=False)
+        return Standardize(self.mean_, self.scale_)
+
+    def sample_loss(self, output, target):
+        """Mean BCE of the logits (``"bce"``) or standardized MSE (``"mse"``) per sample."""
+        if self.loss_ == "bce":
+            return per_sample_mean(
+                F.binary_cross_entropy_with_logits(output, target, reduction="none")
+            )
+        return per_sample_mean(F.mse_loss(output, target, reduction="none"))
+
+
+class Image(PixelModality):
     """Images ``(n, channels, height, width)``, or ``(n, height, width)`` grayscale.
 
     The encoder is a stack of stride-2 convolutions (kernel 3, ReLU) and
@@ -88,52 +155,14 @@ class Image(ConvModality):
     _spatial_ndim = 2
     _layout = "(n_samples, channels, height, width), or (n_samples, height, width) for grayscale"
 
-    def __init__(self, channels=(16, 32), pixel_loss="auto", *, encoder=None, decoder=None):
-        super().__init__(channels=channels, encoder=encoder, decoder=decoder)
-        self.pixel_loss = pixel_loss
 
-    def _validate(self, X, label):
-        if self.pixel_loss not in _LOSSES:
-            raise ValueError(
-                f"The 'pixel_loss' parameter of Image must be one of {_LOSSES}. "
-                f"Got {self.pixel_loss!r} instead."
-            )
-        values = super()._validate(X, label)
-        # The fitted loss rules once fitted ("auto" may have become "bce").
-        if getattr(self, "loss_", self.pixel_loss) == "bce":
-            _check_unit_interval(values, label)
-        return values
-
-    def _fit(self, X):
-        self.loss_ = self.pixel_loss
-        if self.pixel_loss == "auto":
-            self.loss_ = "bce" if X.min() >= 0 and X.max() <= 1 else "mse"
-        if self.loss_ == "mse":
-            self.mean_, std = _mean_std(X)
-            self.scale_ = positive_scale(self.mean_, std)
-
-    def build_scaler(self):
-        """``"bce"``: values as they are, sigmoid back; ``"mse"``: per-pixel standardization."""
-        if self.loss_ == "bce":
-            return BinaryScaler(labels=False)
-        return Standardize(self.mean_, self.scale_)
-
-    def sample_loss(self, output, target):
-        """Mean BCE of the logits (``"bce"``) or standardized MSE (``"mse"``) per image."""
-        if self.loss_ == "bce":
-            return per_sample_mean(
-                F.binary_cross_entropy_with_logits(output, target, reduction="none")
-            )
-        return per_sample_mean(F.mse_loss(output, target, reduction="none"))
-
-
-def _check_unit_interval(values, label):
+def _check_unit_interval(values, label, kind):
     flat = values.reshape(len(values), -1)
     # Two reductions for the common case; the per-row mask only for the message.
     check_values(
         values.size == 0 or (values.min() >= 0 and values.max() <= 1),
         label,
-        "must hold values in [0, 1] for the image loss 'bce' (use "
+        f"must hold values in [0, 1] for the {kind} loss 'bce' (use "
         "pixel_loss='mse' for other values); values outside it are",
         lambda: ((flat < 0) | (flat > 1)).any(axis=1),
     )

@@ -13,13 +13,14 @@ from ._counts import Counts
 from ._image import Image
 from ._sequence import Sequence
 from ._timeseries import TimeSeries
+from ._video import Video
 
 __all__ = ["KINDS", "infer_modality", "make_modality"]
 
 #: Kind name -> Modality class, as accepted in ``modalities={name: "kind"}``.
 KINDS = {
     cls.kind: cls
-    for cls in (Continuous, Binary, Categorical, Counts, Sequence, Image, TimeSeries)
+    for cls in (Continuous, Binary, Categorical, Counts, Sequence, Image, Video, TimeSeries)
 }
 
 
@@ -58,11 +59,14 @@ def infer_modality(block, label):
     """Guess the kind of a block from its type, rank and dtype, conservatively.
 
     Only unambiguous cases are guessed: a scipy sparse matrix is ``"counts"``,
-    a 4-D array ``"image"``, a boolean 2-D array ``"binary"``, a 2-D array of
-    strings or a DataFrame with non-numeric columns ``"categorical"``, any
-    other numeric 2-D array ``"continuous"`` (integer token ids and 0/1
-    floats included: name their kind to use it). A 3-D array could be
-    grayscale images or time series, so it raises an error asking which.
+    a 5-D array ``"video"`` (clips ``(n, time, channels, height, width)``), a
+    4-D array ``"image"`` (``(n, channels, height, width)``; name the kind
+    ``"video"`` for grayscale clips ``(n, time, height, width)``), a boolean
+    2-D array ``"binary"``, a 2-D array of strings or a DataFrame with
+    non-numeric columns ``"categorical"``, any other numeric 2-D array
+    ``"continuous"`` (integer token ids and 0/1 floats included: name their
+    kind to use it). A 3-D array could be grayscale images or time series,
+    so it raises an error asking which.
 
     Parameters
     ----------
@@ -84,6 +88,8 @@ def infer_modality(block, label):
     Continuous()
     >>> infer_modality(np.zeros((4, 3), dtype=bool), "Modality 'a'")
     Binary()
+    >>> infer_modality(np.zeros((4, 6, 3, 8, 8)), "Modality 'clip'")
+    Video()
     """
     if sparse.issparse(block):
         return make_modality("counts", label)
@@ -93,6 +99,8 @@ def infer_modality(block, label):
         kind = "binary" if bools else "continuous" if numeric else "categorical"
         return make_modality(kind, label)
     dtype, ndim = np.asarray(block).dtype, np.ndim(block)
+    if ndim == 5:
+        return make_modality("video", label)
     if ndim == 4:
         return make_modality("image", label)
     if ndim == 3:
