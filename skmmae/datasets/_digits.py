@@ -3,13 +3,14 @@
 import numpy as np
 from skorch.helper import SliceDict
 from sklearn.datasets import load_digits
-from sklearn.utils import Bunch
+
+from ._files import make_bunch
+from ._tokens import decode_tokens, encode_tokens
 
 __all__ = ["decode_words", "encode_words", "load_digits_words"]
 
 #: The token of each id: 0 is the pad (end of word), then 'a'..'z' as 1..26.
 VOCABULARY = ("<pad>", *"abcdefghijklmnopqrstuvwxyz")
-PAD_ID = 0
 #: The longest words ("three", "seven", "eight") have 5 letters; one more
 #: position gives every word an explicit end pad, so the end is always learned.
 MAX_LEN = 6
@@ -56,15 +57,14 @@ def encode_words(words, max_len=MAX_LEN):
     array([[15, 14,  5,  0,  0,  0],
            [19,  9, 24,  0,  0,  0]])
     """
-    tokens = np.full((len(words), max_len), PAD_ID, dtype=np.int64)
-    for row, word in enumerate(words):
-        if len(word) > max_len or not all("a" <= c <= "z" for c in word):
-            raise ValueError(
-                f"Word {row} ({word!r}) must hold only the letters 'a'..'z' and have "
-                f"at most max_len={max_len} of them."
-            )
-        tokens[row, : len(word)] = [VOCABULARY.index(c) for c in word]
-    return tokens
+    return encode_tokens(
+        words,
+        VOCABULARY,
+        "",
+        max_len,
+        "Word {row} ({text!r}) must hold only the letters 'a'..'z' and have at most "
+        "max_len={max_len} of them.",
+    )
 
 
 def decode_words(tokens):
@@ -85,17 +85,7 @@ def decode_words(tokens):
     >>> decode_words([[15, 14, 5, 0, 0, 0], [0, 3, 0, 0, 0, 0]])
     array(['one', ''], dtype='<U3')
     """
-    tokens = np.asarray(tokens)
-    if tokens.ndim != 2:
-        raise ValueError(f"tokens must be 2-D (n_words, max_len); got shape {tokens.shape}.")
-    if tokens.size and (tokens.min() < 0 or tokens.max() >= len(VOCABULARY)):
-        raise ValueError(f"tokens must be ids in [0, {len(VOCABULARY)}).")
-    words = []
-    for row in tokens:
-        end = np.flatnonzero(row == PAD_ID)
-        letters = row[: end[0]] if len(end) else row
-        words.append("".join(VOCABULARY[i] for i in letters))
-    return np.array(words, dtype=str)
+    return decode_tokens(tokens, VOCABULARY, "")
 
 
 def load_digits_words(*, return_X_y=False):
@@ -149,11 +139,10 @@ def load_digits_words(*, return_X_y=False):
     target = digits.target.astype(np.int64)
     images = (digits.images / 16.0).astype(np.float32)
     data = SliceDict(image=images, text=encode_words([WORDS[d] for d in target]))
-    if return_X_y:
-        return data, target
-    return Bunch(
-        data=data,
-        target=target,
+    return make_bunch(
+        data,
+        target,
+        return_X_y,
         target_names=np.array(WORDS),
         vocabulary=VOCABULARY,
         DESCR=_INTRO + digits.DESCR,

@@ -1,11 +1,10 @@
 """Loader for the UCI Multiple Features data (mfeat)."""
 
-from importlib import resources
-
 import numpy as np
 import pandas as pd
 from skorch.helper import SliceDict
-from sklearn.utils import Bunch
+
+from ._files import load_arrays, make_bunch, read_description
 
 __all__ = ["load_mfeat"]
 
@@ -64,10 +63,9 @@ def load_mfeat(*, return_X_y=False, as_frame=False):
     >>> y[:3]
     array([0, 0, 0])
     """
-    data_dir = resources.files("skmmae.datasets") / "data"
-    with resources.as_file(data_dir / "mfeat.npz") as path, np.load(path) as arrays:
-        views = {name: arrays[name].astype(np.float64) for name in MFEAT_VIEWS}
-        target = arrays["target"].astype(np.int64)
+    arrays = load_arrays("mfeat.npz")
+    views = {name: arrays[name].astype(np.float64) for name in MFEAT_VIEWS}
+    target = arrays["target"].astype(np.int64)
     feature_names = {
         name: [f"{name}_{i}" for i in range(block.shape[1])] for name, block in views.items()
     }
@@ -82,13 +80,12 @@ def load_mfeat(*, return_X_y=False, as_frame=False):
         frame[("target", "digit")] = target
     else:
         data = SliceDict(**views)
-    if return_X_y:
-        return data, target
-    return Bunch(
-        data=data,
-        target=target,
+    return make_bunch(
+        data,
+        target,
+        return_X_y,
         feature_names=feature_names,
         target_names=np.arange(10),
         frame=frame,
-        DESCR=(data_dir / "mfeat.rst").read_text(encoding="utf-8"),
+        DESCR=read_description("mfeat.rst"),
     )
