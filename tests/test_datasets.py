@@ -1,6 +1,8 @@
-"""The shipped UCI Multiple Features data (:func:`skmmae.datasets.load_mfeat`)."""
+"""The shipped and generated data sets of :mod:`skmmae.datasets` (digits words aside)."""
 
+import importlib.util
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -8,7 +10,12 @@ import pandas as pd
 import pytest
 from skorch.helper import SliceDict
 
-from skmmae.datasets import load_mfeat
+from skmmae import MultimodalAutoencoder
+from skmmae.datasets import (
+    decode_words,
+    load_mfeat,
+    load_spoken_digits,
+)
 
 VIEW_WIDTHS = {"pix": 240, "fou": 76, "fac": 216, "kar": 64, "zer": 47, "mor": 6}
 N_SAMPLES = 2000
@@ -157,3 +164,107 @@ def test_equals_original_csv_files(bunch):
         assert table.shape == (N_SAMPLES, width + 1)
         np.testing.assert_array_equal(bunch.data[name], table[:, :width], err_msg=name)
         np.testing.assert_array_equal(bunch.target, table[:, width], err_msg=name)
+
+
+def _fit_codes(X, modalities):
+    """Codes of a tiny autoencoder fitted on X for 2 epochs."""
+    model = MultimodalAutoencoder(
+        encoding_dim=8, hidden_dims=(16,), max_epochs=2, modalities=modalities, random_state=0
+    )
+    return model.fit(X).transform(X)
+
+
+def _assert_same_data(first, second):
+    assert list(first) == list(second)
+    for name in first:
+        np.testing.assert_array_equal(first[name], second[name], err_msg=name)
+
+
+# -- spoken digits ---------------------------------------------------------------------------
+
+N_SPOKEN = 1120
+
+
+@pytest.fixture(scope="module")
+def spoken():
+    return load_spoken_digits()
+
+
+def test_spoken_digits_shapes_and_values(spoken):
+    X, y = spoken.data, spoken.target
+    assert isinstance(X, SliceDict) and list(X) == ["audio", "text"]
+    assert X["audio"].shape == (N_SPOKEN, 32, 32) and X["audio"].dtype == np.float32
+    assert X["text"].shape == (N_SPOKEN, 6) and X["text"].dtype == np.int64
+    # dB below each utterance's maximum, clipped at -80; time resampling
+    # may step over the loudest frame, never far.
+    assert X["audio"].min() == -80.0 and X["audio"].max() == 0.0
+    assert (X["audio"].max(axis=(1, 2)) > -4).all()
+    assert y.dtype == np.int64
+    np.testing.assert_array_equal(y, np.tile(np.arange(10), N_SPOKEN // 10))
+
+
+def test_spoken_digits_words_name_the_target(spoken):
+    words = spoken.target_names[spoken.target]
+    np.testing.assert_array_equal(decode_words(spoken.data["text"]), words)
+    assert spoken.vocabulary[0] == "<pad>"
+
+
+def test_spoken_digits_voices(spoken):
+    voices = list(zip(spoken.voice, spoken.speed, spoken.pitch))
+    assert len(set(voices)) == N_SPOKEN // 10  # 7 accents x 4 variants x 2 speeds x 2 pitches
+    assert len(set(spoken.voice)) == 28
+    assert set(spoken.speed) == {140, 190} and set(spoken.pitch) == {35, 65}
+    # Each voice says the ten words in a row.
+    assert all(len(set(voices[i : i + 10])) == 1 for i in range(0, N_SPOKEN, 10))
+    # Faster speech is shorter before its resampling to 32 frames.
+    frames = spoken.trimmed_frames
+    assert frames.min() == 22 and frames.max() == 87
+    assert frames[spoken.speed == 190].mean() < 0.8 * frames[spoken.speed == 140].mean()
+    mel = spoken.mel_frequencies
+    assert mel.shape == (32,) and (np.diff(mel) > 0).all() and 0 < mel[0] and mel[-1] < 8000
+
+
+def test_spoken_digits_documented_duplicates(spoken):
+    # DESCR: 22 pairs of utterances that espeak-ng says alike in two accents.
+    flat = spoken.data["audio"].reshape(N_SPOKEN, -1)
+    assert len(np.unique(flat, axis=0)) == N_SPOKEN - 22
+
+
+def test_spoken_digits_deterministic_and_return_X_y(spoken):
+    X, y = load_spoken_digits(return_X_y=True)
+    assert isinstance(X, SliceDict)
+    _assert_same_data(X, spoken.data)
+    np.testing.assert_array_equal(y, spoken.target)
+    X["audio"][0, 0, 0] = 1.0
+    assert load_spoken_digits().data["audio"][0, 0, 0] != 1.0
+
+
+def test_spoken_digits_descr(spoken):
+    for text in ("espeak-ng", "1.51", "GPL", "en-gb-scotland", "f4", "190", "mel", "-80 dB"):
+        assert text in spoken.DESCR, text
+
+
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
+def test_spoken_digits_regenerate_one_voice(spoken):
+    # The shipped rows of one voice, made again by the build script.
+    path = Path(__file__).resolve().parents[1] / "tools" / "make_spoken_digits.py"
+    spec = importlib.util.spec_from_file_location("make_spoken_digits", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    if not script.espeak_version().endswith(" 1.51"):
+        pytest.skip(f"the data was made with espeak-ng 1.51, not {script.espeak_version()}")
+    filterbank, _ = script.mel_filterbank()
+    rows = np.flatnonzero(
+        (spoken.voice == "en-gb-scotland+f2") & (spoken.speed == 190) & (spoken.pitch == 35)
+    )
+    for row, word in zip(rows, script.WORDS):
+        signal = script.synthesize(word, "en-gb-scotland+f2", 190, 35)
+        spectrogram, n_frames = script.trim_and_resample(script.log_mel(signal, filterbank))
+        assert n_frames == spoken.trimmed_frames[row]
+        np.testing.assert_array_equal(spectrogram.astype(np.float16), spoken.data["audio"][row])
+
+
+def test_spoken_digits_train():
+    X, _ = load_spoken_digits(return_X_y=True)
+    codes = _fit_codes(X[::10], {"audio": "timeseries", "text": "tokens"})
+    assert codes.shape == (N_SPOKEN // 10, 8) and np.isfinite(codes).all()
