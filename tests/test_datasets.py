@@ -9,11 +9,15 @@ import numpy as np
 import pandas as pd
 import pytest
 from skorch.helper import SliceDict
+from sklearn.datasets import load_digits
 
 from skmmae import MultimodalAutoencoder
 from skmmae.datasets import (
+    decode_captions,
     decode_words,
+    encode_captions,
     load_mfeat,
+    load_moving_digits,
     load_spoken_digits,
 )
 
@@ -268,3 +272,82 @@ def test_spoken_digits_train():
     X, _ = load_spoken_digits(return_X_y=True)
     codes = _fit_codes(X[::10], {"audio": "timeseries", "text": "tokens"})
     assert codes.shape == (N_SPOKEN // 10, 8) and np.isfinite(codes).all()
+
+
+# -- moving digits ---------------------------------------------------------------------------
+
+N_CLIPS = 1797
+#: The (row, column) shift of each direction, in the order of direction_names.
+SHIFTS = {"up": (-1, 0), "down": (1, 0), "left": (0, -1), "right": (0, 1)}
+
+
+@pytest.fixture(scope="module")
+def moving():
+    return load_moving_digits()
+
+
+def test_moving_digits_shapes_and_values(moving):
+    X, y = moving.data, moving.target
+    assert isinstance(X, SliceDict) and list(X) == ["video", "caption"]
+    assert X["video"].shape == (N_CLIPS, 8, 16, 16) and X["video"].dtype == np.float32
+    assert X["video"].min() == 0.0 and X["video"].max() == 1.0
+    assert X["caption"].shape == (N_CLIPS, 3) and X["caption"].dtype == np.int64
+    assert (X["caption"][:, 2] == 0).all()  # every caption ends with a pad
+    np.testing.assert_array_equal(y, load_digits().target)
+    assert moving.direction_names.tolist() == list(SHIFTS)
+    assert np.bincount(moving.direction).min() > 400  # the four directions about equally
+
+
+def test_moving_digits_captions_name_digit_and_direction(moving):
+    expected = [
+        f"{moving.target_names[d]} {moving.direction_names[k]}"
+        for d, k in zip(moving.target, moving.direction)
+    ]
+    np.testing.assert_array_equal(decode_captions(moving.data["caption"]), expected)
+    np.testing.assert_array_equal(encode_captions(expected), moving.data["caption"])
+
+
+def test_moving_digits_frames_shift_one_pixel(moving):
+    video = moving.data["video"]
+    images = (load_digits().images / 16.0).astype(np.float32)
+    for k, (d_row, d_col) in enumerate(SHIFTS.values()):
+        clips = video[moving.direction == k]
+        # Frame t + 1 is frame t moved one pixel: no wrap-around, nothing else.
+        shifted = np.roll(clips[:, :-1], (d_row, d_col), axis=(2, 3))
+        np.testing.assert_array_equal(clips[:, 1:], shifted)
+    # The first frame holds the whole image at `start`, black elsewhere.
+    for i, (top, left) in enumerate(moving.start):
+        first = video[i, 0].copy()
+        np.testing.assert_array_equal(first[top : top + 8, left : left + 8], images[i])
+        first[top : top + 8, left : left + 8] = 0
+        assert not first.any()
+    steps = np.array(list(SHIFTS.values()))[moving.direction]
+    last = moving.start + 7 * steps
+    assert moving.start.min() >= 0 and moving.start.max() <= 8
+    assert last.min() >= 0 and last.max() <= 8
+
+
+def test_moving_digits_deterministic_and_return_X_y(moving):
+    X, y = load_moving_digits(return_X_y=True)
+    _assert_same_data(X, moving.data)
+    np.testing.assert_array_equal(y, moving.target)
+    assert "CC BY 4.0" in moving.DESCR and "default_rng(0)" in moving.DESCR
+
+
+def test_captions_bad_input():
+    with pytest.raises(ValueError, match=r"Caption 1 \('seven sideways'\)"):
+        encode_captions(["zero up", "seven sideways"])
+    with pytest.raises(ValueError, match="at most 3"):
+        encode_captions(["one two three four"])
+    with pytest.raises(ValueError, match=r"ids in \[0, 15\)"):
+        decode_captions([[15, 0, 0]])
+    with pytest.raises(ValueError, match="2-D"):
+        decode_captions([1, 11, 0])
+    np.testing.assert_array_equal(decode_captions(encode_captions(["", "nine"])), ["", "nine"])
+
+
+@pytest.mark.parametrize("kind", ["video", "image"])  # image: the frames as channels
+def test_moving_digits_train(kind):
+    X, _ = load_moving_digits(return_X_y=True)
+    codes = _fit_codes(X[:120], {"video": kind, "caption": "tokens"})
+    assert codes.shape == (120, 8) and np.isfinite(codes).all()

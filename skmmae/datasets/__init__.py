@@ -2,12 +2,16 @@
 
 from ._digits import decode_words, encode_words, load_digits_words
 from ._mfeat import load_mfeat
+from ._moving_digits import decode_captions, encode_captions, load_moving_digits
 from ._spoken_digits import load_spoken_digits
 
 __all__ = [
+    "decode_captions",
     "decode_words",
+    "encode_captions",
     "encode_words",
     "load_digits_words",
     "load_mfeat",
+    "load_moving_digits",
     "load_spoken_digits",
 ]
