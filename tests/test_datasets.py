@@ -18,8 +18,10 @@ from skmmae.datasets import (
     encode_captions,
     load_mfeat,
     load_moving_digits,
+    load_penguins,
     load_spoken_digits,
 )
+from skmmae.datasets._files import load_arrays
 
 VIEW_WIDTHS = {"pix": 240, "fou": 76, "fac": 216, "kar": 64, "zer": 47, "mor": 6}
 N_SAMPLES = 2000
@@ -351,3 +353,83 @@ def test_moving_digits_train(kind):
     X, _ = load_moving_digits(return_X_y=True)
     codes = _fit_codes(X[:120], {"video": kind, "caption": "tokens"})
     assert codes.shape == (120, 8) and np.isfinite(codes).all()
+
+
+# -- penguins --------------------------------------------------------------------------------
+
+N_PENGUINS = 344
+
+
+@pytest.fixture(scope="module")
+def penguins():
+    return load_penguins()
+
+
+def _missing(block):
+    return pd.isna(block).all(axis=1), pd.isna(block).any(axis=1)
+
+
+def test_penguins_views(penguins):
+    X = penguins.data
+    assert isinstance(X, SliceDict) and list(X) == ["body", "isotopes", "site", "sex"]
+    shapes = {name: block.shape for name, block in X.items()}
+    assert shapes == {"body": (344, 4), "isotopes": (344, 2), "site": (344, 2), "sex": (344, 1)}
+    assert X["body"].dtype == X["isotopes"].dtype == np.float64
+    assert X["site"].dtype.kind == "U" and X["sex"].dtype == object
+    assert set(X["site"][:, 0]) == {"Biscoe", "Dream", "Torgersen"}
+    assert set(X["site"][:, 1]) == {"Yes", "No"}
+    assert {name: len(names) for name, names in penguins.feature_names.items()} == {
+        "body": 4, "isotopes": 2, "site": 2, "sex": 1
+    }
+    assert penguins.feature_names["body"][3] == "Body Mass (g)"
+    np.testing.assert_array_equal(X["body"][0], [39.1, 18.7, 181.0, 3750.0])
+    np.testing.assert_array_equal(X["isotopes"][1], [8.94956, -24.69454])
+
+
+def test_penguins_target(penguins):
+    assert penguins.target.dtype == np.int64
+    np.testing.assert_array_equal(np.bincount(penguins.target), [152, 68, 124])
+    assert penguins.target_names.tolist() == ["Adelie", "Chinstrap", "Gentoo"]
+
+
+def test_penguins_missing_rows_are_whole(penguins):
+    X = penguins.data
+    for name, n_missing in {"body": 2, "isotopes": 14, "sex": 11}.items():
+        whole, partial = _missing(X[name])
+        assert whole.sum() == n_missing, name
+        np.testing.assert_array_equal(whole, partial, err_msg=name)
+    assert not pd.isna(X["site"]).any()
+    assert set(X["sex"][:, 0]) == {"FEMALE", "MALE", None}
+    # The one bird with Delta 13 C but no Delta 15 N lost its Delta 13 C.
+    raw = load_arrays("penguins.npz")["isotopes"]
+    only_one = np.isnan(raw).any(axis=1) & ~np.isnan(raw).all(axis=1)
+    assert only_one.sum() == 1 and np.isnan(raw[only_one, 0]).all()
+    assert np.isnan(X["isotopes"][only_one]).all()
+    kept = ~np.isnan(raw).any(axis=1)
+    np.testing.assert_array_equal(X["isotopes"][kept], raw[kept])
+
+
+def test_penguins_deterministic_and_return_X_y(penguins):
+    X, y = load_penguins(return_X_y=True)
+    _assert_same_data(X, penguins.data)
+    np.testing.assert_array_equal(y, penguins.target)
+    X["body"][0, 0] = -1.0
+    assert load_penguins().data["body"][0, 0] == 39.1
+    assert penguins.study_name[0] == "PAL0708" and penguins.individual_id[0] == "N1A1"
+    for text in ("CC0", "Gorman", "Horst", "PLoS ONE", "penguins-raw.csv"):
+        assert text in penguins.DESCR, text
+
+
+def test_penguins_train_with_missing_views():
+    X, _ = load_penguins(return_X_y=True)
+    # The kinds are guessed; sex's missing rows (None) are not a category.
+    model = MultimodalAutoencoder(encoding_dim=8, hidden_dims=(16,), max_epochs=2, random_state=0)
+    codes = model.fit(X).transform(X)
+    assert codes.shape == (N_PENGUINS, 8) and np.isfinite(codes).all()
+    kinds = {name: modality.kind for name, modality in model.modalities_.items()}
+    assert kinds == {
+        "body": "continuous", "isotopes": "continuous", "site": "categorical", "sex": "categorical"
+    }
+    assert model.modalities_["sex"].categories_[0].tolist() == ["FEMALE", "MALE"]
+    lacking = np.isnan(X["body"]).all(axis=1) | np.isnan(X["isotopes"]).all(axis=1)
+    assert np.isfinite(model.transform(X[lacking])).all()

@@ -3,6 +3,7 @@
 from ._digits import decode_words, encode_words, load_digits_words
 from ._mfeat import load_mfeat
 from ._moving_digits import decode_captions, encode_captions, load_moving_digits
+from ._penguins import load_penguins
 from ._spoken_digits import load_spoken_digits
 
 __all__ = [
@@ -13,5 +14,6 @@ __all__ = [
     "load_digits_words",
     "load_mfeat",
     "load_moving_digits",
+    "load_penguins",
     "load_spoken_digits",
 ]
