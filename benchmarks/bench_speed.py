@@ -799,6 +799,91 @@ def run_config(device, n_samples, batch_size, args):
             "train": train_rows, "transform": transform_rows, "memory": memory}
 
 
+# ------------------------------------------------- cost of the defaults
+
+
+#: Code size of the cost checks (the issue "Defaults that hold on every kind
+#: of data": two synthetic modalities of 240 + 76 features, code 8).
+COST_ENCODING_DIM = 8
+
+
+class LastEpochEnd(skorch.callbacks.Callback):
+    """Remember when the last epoch ended: what comes after it is post-fit work."""
+
+    def on_epoch_end(self, net, **kwargs):
+        self.time = time.perf_counter()
+
+
+def post_fit_share(n_samples, n_epochs, device):
+    """Seconds per epoch and seconds after the last epoch of a default fit.
+
+    Every default of the estimator except ``encoding_dim`` and
+    ``max_epochs=n_epochs``; the share is that of a default fit of
+    ``max_epochs`` epochs (the estimator's default), from the measured
+    epoch time (skorch's ``dur``, all epochs but the first).
+    """
+    data = make_data(n_samples)
+    estimator = MultimodalAutoencoder(
+        encoding_dim=COST_ENCODING_DIM, max_epochs=n_epochs, device=str(device),
+        random_state=SEED, callbacks=[LastEpochEnd()],
+    )
+    synchronize(device)
+    estimator.fit(data)
+    synchronize(device)
+    # The estimator fits a copy of the callback.
+    marker = next(c for _, c in estimator.net_.callbacks_ if isinstance(c, LastEpochEnd))
+    post = time.perf_counter() - marker.time
+    durations = estimator.net_.history[:, "dur"]
+    epoch = median(durations[1:] if len(durations) > 1 else durations)
+    default_epochs = MultimodalAutoencoder().max_epochs
+    return {
+        "n": n_samples, "epochs run": n_epochs, "epoch s": epoch, "post-fit s": post,
+        "share of a default fit": post / (default_epochs * epoch + post),
+    }
+
+
+def predict_cost(n_samples, repeats, device):
+    """``predict_modality`` against ``transform`` + ``inverse_transform`` of the same rows."""
+    data = make_data(n_samples)
+    estimator = MultimodalAutoencoder(
+        encoding_dim=COST_ENCODING_DIM, max_epochs=1, device=str(device), random_state=SEED
+    ).fit(data)
+    given = {"b": data["b"]}
+    round_trip = lambda: estimator.inverse_transform(estimator.transform(given))  # noqa: E731
+    predict = lambda: estimator.predict_modality(given, "a")  # noqa: E731
+    round_trip(), predict()  # warm up
+    ratios, seconds = [], {"round trip": [], "predict_modality": []}
+    for _ in range(repeats):
+        a, b = timed(round_trip, device), timed(predict, device)
+        seconds["round trip"].append(a)
+        seconds["predict_modality"].append(b)
+        ratios.append(b / a)
+    return {"n": n_samples, "transform + inverse_transform s": median(seconds["round trip"]),
+            "predict_modality s": median(seconds["predict_modality"]),
+            "ratio": median(ratios), "refine_steps": estimator.refine_steps,
+            "readout": estimator.readout}
+
+
+def benchmark_cost(device, args):
+    """The issue's bounds on the defaults: predict time, and post-fit time per fit."""
+    print(f"\n=== cost of the defaults on {device.type} (code {COST_ENCODING_DIM}) ===",
+          flush=True)
+    predict = predict_cost(args.n or 20_000, args.repeats, device)
+    print("predict_modality(b -> a) vs transform + inverse_transform of b, "
+          f"N={predict['n']}: {predict['predict_modality s']:.3f} s vs "
+          f"{predict['transform + inverse_transform s']:.3f} s = {predict['ratio']:.2f}x "
+          "(bound: 3x)", flush=True)
+    shares = []
+    for n_samples, n_epochs in ((2_000, 100), (200_000, args.epochs)):
+        share = post_fit_share(n_samples, n_epochs, device)
+        shares.append(share)
+        print(f"post-fit work after a default fit, N={n_samples} ({n_epochs} epochs run): "
+              f"{share['post-fit s']:.2f} s, epoch {share['epoch s']:.2f} s -> "
+              f"{100 * share['share of a default fit']:.1f}% of a default fit (bound: 10%)",
+              flush=True)
+    return {"device": device.type, "predict": predict, "post_fit": shares}
+
+
 # ------------------------------------------------------------------- main
 
 
@@ -834,6 +919,11 @@ def parse_args(argv=None):
                         help="leave out the peak-memory subprocesses")
     parser.add_argument("--json", metavar="PATH", help="also write the results here "
                         "(rewritten after each configuration)")
+    parser.add_argument("--cost", action="store_true",
+                        help="only the cost of the defaults: predict_modality against "
+                        "transform + inverse_transform at N=20000 (or --n), and the post-fit "
+                        "work's share of a default fit at 2000 and 200000 rows (the latter "
+                        "from --epochs epochs)")
     parser.add_argument("--_memory-child", dest="memory_child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     defaults = QUICK if args.quick else {"repeats": 5, "epochs": 5}
@@ -876,6 +966,15 @@ def main(argv=None):
     env = environment(torch.get_num_threads())
     print_environment(env)
     report = {"environment": env, "arguments": vars(args), "configs": []}
+    if args.cost:
+        for device, _, _ in configs(args):
+            if all(c.get("device") != device.type for c in report["configs"]):
+                report["configs"].append(benchmark_cost(device, args))
+        print(f"\ntotal wall time {time.perf_counter() - started:.0f} s")
+        if args.json:
+            with open(args.json, "w") as out:
+                json.dump(report, out, indent=1, default=str)
+        return
     for device, n_samples, batch_size in configs(args):
         report["configs"].append(run_config(device, n_samples, batch_size, args))
         if args.json:
