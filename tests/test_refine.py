@@ -23,7 +23,9 @@ def mfeat_split():
 @pytest.fixture(scope="module")
 def fitted(mfeat_split):
     train, _ = mfeat_split
-    return MultimodalAutoencoder(encoding_dim=8, max_epochs=15, random_state=0).fit(train)
+    return MultimodalAutoencoder(
+        encoding_dim=8, max_epochs=15, random_state=0, refine_steps=50
+    ).fit(train)
 
 
 #: Float32 sums over other sets of rows (or threads) differ in the last bits,
@@ -164,7 +166,7 @@ def test_refinement_reads_categorical_modalities_by_their_own_loss():
         "c": (latent[:, :1] > 0).astype(int).astype(str),
         "y": latent @ rng.normal(size=(2, 4)),
     }
-    ae = MultimodalAutoencoder(2, max_epochs=30, random_state=0).fit(X)
+    ae = MultimodalAutoencoder(2, max_epochs=30, random_state=0, refine_steps=50).fit(X)
     given = {"c": X["c"], "y": X["y"]}
     refined = ae.predict_modality(given, "x")
     plain = ae.set_params(refine_steps=0).predict_modality(given, "x")
@@ -179,7 +181,7 @@ def test_predictions_on_the_training_data_stay_finite(mfeat_split):
     # center) exactly, where the distance's gradient was once NaN.
     train, _ = mfeat_split
     X = {name: train[name][:300] for name in ("fou", "kar", "pix")}
-    ae = MultimodalAutoencoder(2, max_epochs=10, random_state=0).fit(X)
+    ae = MultimodalAutoencoder(2, max_epochs=10, random_state=0, refine_steps=50).fit(X)
     for target in X:
         pred = ae.predict_modality(others_of(X, target), target)
         assert np.isfinite(pred).all(), target
