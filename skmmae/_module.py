@@ -161,6 +161,7 @@ class MultimodalAutoencoderModule(nn.Module):
             )
         # Kinds whose encoder reads raw values (e.g. counts) take no input noise.
         self.noisy = {n for n, m in modalities.items() if m.accepts_input_noise}
+        self.gaussian = {n for n in self.noisy if modalities[n].takes_gaussian_noise}
         # Kernel ridge read-outs fitted after training (skmmae._readout), used
         # instead of the decoders outside training: from the code of all
         # present modalities, and from the code of the others.
@@ -369,7 +370,7 @@ class MultimodalAutoencoderModule(nn.Module):
         corrupted = {}
         for name, x in targets.items():
             if name in self.noisy and x.is_floating_point():
-                if self.noise_std:
+                if self.noise_std and name in self.gaussian:
                     x = x + self.noise_std * torch.randn_like(x)
                 if self.input_dropout:
                     x = dropout(x, self.input_dropout)

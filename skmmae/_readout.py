@@ -38,8 +38,8 @@ __all__ = [
 ]
 
 #: Most training codes used as kernel centers. The cost grows with its cube
-#: (and with the rows times its square): 500 keeps the read-outs under a
-#: tenth of a default fit's time at 2,000 rows (1,500 took a third).
+#: (and with the rows times its square); 500 keeps the read-outs a small
+#: share of a default fit (``benchmarks/bench_speed.py --cost``).
 MAX_CENTERS = 500
 #: Most training rows whose leave-one-out error chooses the kernel width and penalty.
 MAX_LOO_ROWS = 500

@@ -202,7 +202,9 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         During training, add Gaussian noise of this standard deviation to the
         encoders' inputs (in model units: standard deviations for continuous
         data), for a denoising autoencoder. Integer inputs (categories,
-        tokens) and raw counts are left as they are.
+        tokens), raw counts and intensities in [0, 1] scored by binary
+        cross-entropy (images and clips with ``pixel_loss="bce"``) are left
+        as they are.
     input_dropout : float, default=0.0
         During training, zero each value of the encoders' floating-point
         inputs with this probability (denoising by masking).

@@ -668,6 +668,21 @@ def test_noise_leaves_integer_and_count_inputs_alone():
     np.testing.assert_array_equal(noisy.transform(data), plain.transform(data))
 
 
+def test_gaussian_noise_spares_intensities_scored_by_bce_but_masking_does_not():
+    # Documented: noise_std leaves images in [0, 1] with the BCE loss alone.
+    X, _ = load_digits_words(return_X_y=True)
+    for loss, spared in (("bce", True), ("mse", False)):
+        params = dict(SMALL, modalities={"image": Image(channels=(4,), pixel_loss=loss)})
+        data = {"image": X["image"][:200]}
+        plain = MultimodalAutoencoder(**params, **PLAIN).fit(data).transform(data)
+        noisy = MultimodalAutoencoder(**params, **dict(PLAIN, noise_std=1.0)).fit(data)
+        assert np.array_equal(noisy.transform(data), plain) == spared, loss
+    params = dict(SMALL, modalities={"image": Image(channels=(4,), pixel_loss="bce")})
+    plain = MultimodalAutoencoder(**params, **PLAIN).fit(data).transform(data)
+    masked = MultimodalAutoencoder(**params, **dict(PLAIN, input_dropout=0.5)).fit(data)
+    assert not np.allclose(masked.transform(data), plain, atol=1e-4)
+
+
 # -- score with missing rows -----------------------------------------------------------
 
 

@@ -155,3 +155,4 @@ def test_dropout_leaves_other_devices_to_torch():
     # on the tensor's device ("meta" stands in for CUDA here: shapes only).
     y = dropout(torch.ones(4, 3, device="meta"), 0.5)
     assert y.device.type == "meta" and y.shape == (4, 3)
+

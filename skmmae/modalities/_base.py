@@ -91,6 +91,10 @@ class Modality(BaseEstimator):
     #: Whether ``noise_std`` / ``input_dropout`` may corrupt the encoder's input
     #: (floating-point inputs only; a kind whose encoder reads raw values opts out).
     accepts_input_noise = True
+    #: Whether ``noise_std`` (Gaussian noise, in model units) suits the kind's
+    #: model units; ``input_dropout`` is governed by ``accepts_input_noise``
+    #: alone. A kind whose units are not standardized may opt out.
+    takes_gaussian_noise = True
     #: Whether a kernel ridge read-out may replace the decoder after training
     #: (``MultimodalAutoencoder(readout="kernel")``): for kinds scored by the
     #: squared error of the decoder's output against the scaled values, which

@@ -65,6 +65,17 @@ class PixelModality(ConvModality):
             self.mean_, std = _mean_std(X)
             self.scale_ = positive_scale(self.mean_, std)
 
+    @property
+    def takes_gaussian_noise(self):
+        """False for the ``"bce"`` loss: its inputs are raw intensities in [0, 1].
+
+        ``noise_std`` is in standard deviations for standardized kinds; on
+        intensities in [0, 1] the same noise drowns the image. On digits
+        images paired with words it cost both the pixel error and the words
+        spelled from images (``benchmarks/README.md``, the suite).
+        """
+        return getattr(self, "loss_", self.pixel_loss) != "bce"
+
     def build_scaler(self):
         """``"bce"``: values as they are, sigmoid back; ``"mse"``: per-pixel standardization."""
         if self.loss_ == "bce":
