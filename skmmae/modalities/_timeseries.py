@@ -66,6 +66,10 @@ class TimeSeries(ConvModality):
     """
 
     kind = "timeseries"
+    #: Scored by the squared error of standardized values, which a kernel
+    #: ridge read-out minimizes; on spectrograms it read codes back far
+    #: better than the transposed convolutions (``benchmarks/README.md``).
+    kernel_readout = True
     _spatial_ndim = 1
     _layout = "(n_samples, channels, time), or (n_samples, time) for one channel"
 
