@@ -967,9 +967,9 @@ def main(argv=None):
     print_environment(env)
     report = {"environment": env, "arguments": vars(args), "configs": []}
     if args.cost:
-        for device, _, _ in configs(args):
-            if all(c.get("device") != device.type for c in report["configs"]):
-                report["configs"].append(benchmark_cost(device, args))
+        # configs() yields a device once per batch size; the cost checks run once each.
+        for device in dict.fromkeys(device for device, _, _ in configs(args)):
+            report["configs"].append(benchmark_cost(device, args))
         print(f"\ntotal wall time {time.perf_counter() - started:.0f} s")
         if args.json:
             with open(args.json, "w") as out:

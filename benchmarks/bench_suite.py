@@ -162,7 +162,7 @@ class Scorer:
             values = flat(train).astype(np.float64)
             values = values[present_rows(values)]
             std = values.std(axis=0)
-            self.mean, self.std = values.mean(axis=0), np.where(std > 0, std, 1.0)
+            self.std = np.where(std > 0, std, 1.0)
 
     def recon(self, predicted, truth):
         keep = present_rows(truth)
@@ -222,7 +222,7 @@ def run_autoencoder(suite, data, dim, seed, params):
         predictions[(target, sources)] = ae.predict_modality(given, target)
     predict_seconds = time.perf_counter() - start
     rec = ae.inverse_transform(Z_test)
-    result = {
+    return {
         "accuracy": accuracy(ae.transform(X_train), y_train, Z_test, y_test),
         **{f"recon {n}": scorers[n].recon(rec[n], X_test[n]) for n in suite.metrics},
         **{
@@ -232,7 +232,6 @@ def run_autoencoder(suite, data, dim, seed, params):
         "fit s": fit_seconds,
         "predict s": predict_seconds,
     }
-    return result
 
 
 class OneHot:
