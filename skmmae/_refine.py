@@ -2,14 +2,15 @@
 
 The encoders map data to a code in one pass. That code is good on average
 but not the best for each sample: the model's own read-outs, given it,
-reconstruct the sample's modalities less well than they could from a
-nearby code. A few gradient steps on the code alone (the model fixed) close
-much of that gap. With ``refine_steps > 0`` (off by default, for its cost),
+reconstruct the sample's modalities less well than they could from a nearby
+code. A few gradient steps on the code alone (the model fixed) close much
+of that gap. With ``refine_steps > 0`` (off by default, for its cost),
 :meth:`MultimodalAutoencoder.predict_modality` uses it: the code of the
-other modalities, refined until it explains them as well as it can, is read back into the target modality, and that prediction is
-averaged with the cross-modal read-out of the encoders' code (on mfeat, pix
-from the other views: 0.264 from the encoders' code alone, 0.256 from the
-refined code alone, 0.250 for their mean at code size 10; see
+other modalities, refined until it explains them as well as it can, is read
+back into the target modality, and that prediction is averaged with the
+cross-modal read-out of the encoders' code (on mfeat, pix from the other
+views: 0.264 from the encoders' code alone, 0.256 from the refined code
+alone, 0.250 for their mean at code size 10; see
 ``benchmarks/README.md``).
 
 The loss is the training loss restricted to the given modalities: each
