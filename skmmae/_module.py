@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from ._layers import HiddenLayers, dropout
+from ._modality_dict import ModalityDict
 from .fusion import make_fusion
 
 __all__ = [
@@ -142,13 +143,13 @@ class MultimodalAutoencoderModule(nn.Module):
         super().__init__()
         if not isinstance(hidden_dims, HiddenLayers):
             hidden_dims = HiddenLayers(hidden_dims)
-        self.scalers = nn.ModuleDict({n: m.build_scaler() for n, m in modalities.items()})
+        self.scalers = ModalityDict({n: m.build_scaler() for n, m in modalities.items()})
         encoders, widths = {}, {}
         for name, modality in modalities.items():
             encoders[name], widths[name] = modality.build_encoder(hidden_dims)
-        self.encoders = nn.ModuleDict(encoders)
+        self.encoders = ModalityDict(encoders)
         self.fusion = make_fusion(fusion, widths, encoding_dim, variational)
-        self.decoders = nn.ModuleDict(
+        self.decoders = ModalityDict(
             {n: m.build_decoder(encoding_dim, hidden_dims) for n, m in modalities.items()}
         )
         self.cross_decoders = None
@@ -156,7 +157,7 @@ class MultimodalAutoencoderModule(nn.Module):
             # No dropout here: it cost cross-modal prediction more than it
             # regularized (benchmarks/README.md, quality, fifth pass).
             plain = HiddenLayers(hidden_dims, layer_norm=hidden_dims.layer_norm)
-            self.cross_decoders = nn.ModuleDict(
+            self.cross_decoders = ModalityDict(
                 {n: m.build_decoder(encoding_dim, plain) for n, m in modalities.items()}
             )
         # Kinds whose encoder reads raw values (e.g. counts) take no input noise.
@@ -166,8 +167,8 @@ class MultimodalAutoencoderModule(nn.Module):
         # instead of the decoders outside training: from the code of all
         # present modalities, and from the code of the others.
         self.readable = [n for n, m in modalities.items() if m.kernel_readout]
-        self.readouts = nn.ModuleDict()
-        self.cross_readouts = nn.ModuleDict()
+        self.readouts = ModalityDict()
+        self.cross_readouts = ModalityDict()
         # The training codes' standard deviation (skmmae._refine.CodeScale):
         # the unit of the steps that refine codes.
         self.register_buffer("code_scale", torch.ones(()))
@@ -424,6 +425,9 @@ class ReconstructionLoss(nn.Module):
         total = sum(weights.values())
         self.weights = {name: weights[name] / total for name in self.modalities}
         self.beta = beta
+        # Which loss terms were non-finite since the last reset (see forward).
+        self._nonfinite = None
+        self._term_names = None
 
     def loss_sums(self, output):
         """Per given modality: (sum of its per-sample losses, number of samples that have it).
@@ -493,7 +497,38 @@ class ReconstructionLoss(nn.Module):
 
     def forward(self, output):
         kl = self.kl_sum(output)
-        return self.combine(self.per_modality(output), None if kl is None else kl / len(output.code))
+        losses = self.per_modality(output)
+        kl = None if kl is None else kl / len(output.code)
+        self._watch(losses, kl)
+        return self.combine(losses, kl)
+
+    def _watch(self, losses, kl):
+        """Mark the terms that are not finite, on their device: no host sync per step.
+
+        The marks accumulate in place in one tensor, which a CUDA graph
+        capture then updates on every replay.
+        """
+        terms = [value.detach().float().reshape(()) for value in losses.values()]
+        names = [*losses, None] if kl is not None else list(losses)
+        if kl is not None:
+            terms.append(kl.detach().float().reshape(()))
+        bad = ~torch.isfinite(torch.stack(terms))
+        if self._nonfinite is None or self._term_names != names:
+            self._nonfinite, self._term_names = bad, names
+        else:
+            self._nonfinite |= bad
+
+    def reset_nonfinite_terms(self):
+        """Forget the non-finite terms seen so far."""
+        if self._nonfinite is not None:
+            self._nonfinite.zero_()
+
+    def nonfinite_terms(self):
+        """The terms non-finite since the last reset: modality names, None for the KL term."""
+        if self._nonfinite is None:
+            return []
+        flags = self._nonfinite.tolist()
+        return [name for name, bad in zip(self._term_names, flags) if bad]
 
 
 def _kl(mean, logvar):

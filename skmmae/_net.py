@@ -21,7 +21,7 @@ from ._data import TensorBatchIterator, TensorDictDataset
 from ._module import split_presence
 from ._refine import refine_codes
 
-__all__ = ["KLWarmup", "MultimodalNet"]
+__all__ = ["KLWarmup", "MultimodalNet", "NonFiniteOutput"]
 
 #: Samples whose codes are refined together in ``predict_modality`` (its
 #: batch size): fewer, larger steps than one refinement per inference batch.
@@ -341,8 +341,21 @@ class MultimodalNet(NeuralNet):
         return _to_numpy(torch.cat(means)), _to_numpy(torch.cat(logvars))
 
     def decode(self, Z):
-        """Reconstructions in original units of codes ``Z``, per modality."""
-        return self._over_codes(Z, self.module_.decode_original)
+        """Reconstructions in original units of codes ``Z``, per modality.
+
+        Raises :class:`NonFiniteOutput` where a reconstruction is not finite
+        in model units (checked there because some kinds turn values into
+        labels or ids, which would hide it).
+        """
+        module = self.module_
+        parts, bad = {}, {}
+        with torch.inference_mode(), self._autocast():
+            for Zi in self._inference_batches({"code": Z}):
+                for name, values in module.decode(Zi["code"]).items():
+                    bad.setdefault(name, []).append(_nonfinite_rows(values))
+                    parts.setdefault(name, []).append(module.scalers[name].inverse(values))
+        _raise_nonfinite(bad)
+        return {name: _to_numpy(torch.cat(chunks)) for name, chunks in parts.items()}
 
     def predict_modality(self, X, name, refine_steps=0):
         """Modality ``name`` in original units, predicted from the other modalities in X.
@@ -354,7 +367,7 @@ class MultimodalNet(NeuralNet):
         :data:`REFINE_ROWS` samples.
         """
         module = self.module_
-        predictions = []
+        predictions, bad = [], []
         for batch in self._inference_batches(X, REFINE_ROWS):
             values, present = split_presence(batch)
             with torch.no_grad(), self._autocast():
@@ -366,17 +379,10 @@ class MultimodalNet(NeuralNet):
                 with torch.no_grad():
                     prediction = 0.5 * (prediction + module.decode(refined, [name])[name].float())
             with torch.no_grad():
+                bad.append(_nonfinite_rows(prediction))
                 predictions.append(module.scalers[name].inverse(prediction))
+        _raise_nonfinite({name: bad})
         return _to_numpy(torch.cat(predictions))
-
-    def _over_codes(self, Z, decode):
-        """``decode`` (a batch of codes -> dict of tensors) over Z in batches, as ndarrays."""
-        parts = {}
-        with torch.inference_mode(), self._autocast():
-            for Zi in self._inference_batches({"code": Z}):
-                for name, values in decode(Zi["code"]).items():
-                    parts.setdefault(name, []).append(values)
-        return {name: _to_numpy(torch.cat(chunks)) for name, chunks in parts.items()}
 
     def reconstruction_loss(self, X):
         """The training loss on X in eval mode, as exact means over all of X."""
@@ -428,6 +434,37 @@ def _batch_len(batch):
     # No local name for the inputs: it would keep this batch alive while
     # the next one is gathered and trained on.
     return get_len(batch[0] if isinstance(batch, (tuple, list)) else batch)
+
+
+class NonFiniteOutput(ValueError):
+    """Outputs of the net that are not finite, by modality: the caller explains why.
+
+    Parameters
+    ----------
+    rows : dict of str -> ndarray of bool of shape (n_samples,)
+        For each modality with non-finite outputs, the samples that have them.
+    """
+
+    def __init__(self, rows):
+        self.rows = rows
+        counts = ", ".join(f"{name!r}: {int(mask.sum())} rows" for name, mask in rows.items())
+        super().__init__(f"The model's outputs are not finite ({counts}).")
+
+
+def _nonfinite_rows(values):
+    """``(n,)`` bool: the rows of ``values`` with a NaN or an infinity (on the device)."""
+    return ~torch.isfinite(values.flatten(1)).all(dim=1)
+
+
+def _raise_nonfinite(bad):
+    """Raise :class:`NonFiniteOutput` if any mask in ``{name: [batch masks]}`` is set.
+
+    One host sync for all the batches: the masks stay on the device until here.
+    """
+    rows = {name: torch.cat(masks).cpu().numpy() for name, masks in bad.items() if masks}
+    rows = {name: mask for name, mask in rows.items() if mask.any()}
+    if rows:
+        raise NonFiniteOutput(rows)
 
 
 def _to_numpy(tensor):

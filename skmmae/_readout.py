@@ -29,6 +29,8 @@ import torch
 from skorch.callbacks import Callback
 from torch import nn
 
+from ._modality_dict import ModalityDict
+
 __all__ = [
     "KernelReadout",
     "KernelReadouts",
@@ -134,8 +136,8 @@ class KernelReadouts(Callback):
     def on_train_begin(self, net, X=None, y=None, **kwargs):
         # Read-outs of older weights must not outlive them (nor serve the
         # validation passes of this training).
-        net.module_.readouts = nn.ModuleDict()
-        net.module_.cross_readouts = nn.ModuleDict()
+        net.module_.readouts = ModalityDict()
+        net.module_.cross_readouts = ModalityDict()
 
     def on_train_end(self, net, X=None, y=None, **kwargs):
         module = net.module_
@@ -159,8 +161,8 @@ class KernelReadouts(Callback):
             cross_readouts.update(
                 _fit_rows(module, batches, others_code, [name], rows, generator, lengths)
             )
-        module.readouts = nn.ModuleDict(readouts)
-        module.cross_readouts = nn.ModuleDict(cross_readouts)
+        module.readouts = ModalityDict(readouts)
+        module.cross_readouts = ModalityDict(cross_readouts)
 
 
 class _Batches:

@@ -46,6 +46,7 @@ __all__ = [
     "restore_modality",
     "split_modalities",
     "take_rows",
+    "tensor_to_array",
 ]
 
 #: Name of the single modality when X is a plain array or DataFrame.
@@ -54,6 +55,11 @@ ARRAY_MODALITY = "X"
 #: ``X["<name>" + MISSING_SUFFIX]``: a boolean mask, True where a sample lacks
 #: the modality ``name`` (for kinds whose values cannot be NaN).
 MISSING_SUFFIX = "__missing"
+
+#: The largest magnitude accepted in float data: a quarter of float32's
+#: largest value, so that centering and scaling (``x - mean``,
+#: ``z * scale + mean``) cannot overflow.
+LARGEST_VALUE = float(np.finfo(np.float32).max) / 4
 
 _MAPPING, _SLICEDICT, _MULTIINDEX, _ARRAY, _FRAME = (
     "mapping",
@@ -124,7 +130,7 @@ def split_modalities(X, estimator=None, reset=True):
 
 
 def _split_mapping(X):
-    if len(X) == 0:
+    if not X.keys():  # not len(X): a SliceDict's length is its number of rows
         raise ValueError(
             "X has no modalities: pass a dict of modality name -> 2-D array "
             "with at least one entry."
@@ -145,6 +151,10 @@ def _split_mapping(X):
 
 
 def _split_multiindex_frame(X):
+    if X.shape[1] == 0:
+        raise ValueError(
+            "X has no modalities: its MultiIndex columns (modality, feature) are empty."
+        )
     if X.columns.nlevels != 2:
         raise ValueError(
             "A DataFrame with MultiIndex columns must have exactly 2 levels "
@@ -156,6 +166,11 @@ def _split_multiindex_frame(X):
             raise TypeError(
                 "Modality names (the first column level) must be strings; got "
                 f"{name!r} of type {type(name).__name__}."
+            )
+        if name.endswith(MISSING_SUFFIX):
+            raise ValueError(
+                f"Modality names must not end in {MISSING_SUFFIX!r}, which marks a "
+                f"missing-row mask in dict input; rename {name!r}."
             )
     blocks = {name: X.loc[:, X.columns.get_level_values(0) == name] for name in names}
     layout = InputLayout(
@@ -169,8 +184,7 @@ def _split_multiindex_frame(X):
 def _split_single(X, estimator, reset):
     kind = _FRAME if isinstance(X, pd.DataFrame) else _ARRAY
     layout = InputLayout(kind, {ARRAY_MODALITY: _column_names(X)})
-    if torch.is_tensor(X):
-        X = X.detach().cpu().numpy()
+    X = tensor_to_array(X, "X")
     if estimator is not None:
         # sklearn's own bookkeeping: n_features_in_, feature_names_in_ and the
         # exact messages its estimator checks look for.
@@ -186,10 +200,51 @@ def _column_names(value):
     return None
 
 
+def tensor_to_array(value, label):
+    """A torch tensor as a numpy array or scipy sparse matrix; anything else as given.
+
+    numpy has no bfloat16 and no sparse layouts: bfloat16 becomes float32
+    (which holds every bfloat16 value exactly), a 2-D sparse tensor a CSR
+    matrix, and a sparse tensor of another rank a dense array.
+
+    Parameters
+    ----------
+    value : object
+        The value, a tensor or not.
+    label : str
+        How messages name the data.
+
+    Returns
+    -------
+    object
+        ``value`` itself when it is not a tensor.
+    """
+    if not torch.is_tensor(value):
+        return value
+    value = value.detach().cpu()
+    if value.layout != torch.strided:
+        if value.ndim != 2:
+            value = value.to_dense()
+        else:
+            coo = value.to_sparse_coo().coalesce()
+            rows, columns = coo.indices().numpy()
+            return sparse.csr_matrix(
+                (tensor_to_array(coo.values(), label), (rows, columns)), shape=tuple(coo.shape)
+            )
+    if value.dtype == torch.bfloat16:
+        value = value.float()
+    try:
+        return value.numpy()
+    except (TypeError, RuntimeError) as error:
+        raise TypeError(
+            f"{label} is a torch tensor of dtype {value.dtype}, which numpy cannot hold: "
+            f"{error}"
+        ) from error
+
+
 def _as_block(value, label):
     """One modality's value as an ndarray, sparse matrix or DataFrame."""
-    if torch.is_tensor(value):
-        value = value.detach().cpu().numpy()
+    value = tensor_to_array(value, label)
     if sparse.issparse(value) or isinstance(value, (np.ndarray, pd.DataFrame)):
         block = value
     else:
@@ -207,8 +262,14 @@ def _as_block(value, label):
 
 
 def _as_mask(value, key):
-    if torch.is_tensor(value):
-        value = value.detach().cpu().numpy()
+    value = tensor_to_array(value, f"X[{key!r}]")
+    if sparse.issparse(value):
+        value = value.toarray()
+    if pd.isna(np.asarray(value, dtype=object)).any():
+        raise ValueError(
+            f"X[{key!r}] has missing values (NaN, None or pd.NA); a missing-row mask "
+            "must be True or False for every sample."
+        )
     mask = np.asarray(value)
     if mask.ndim != 1 or not (mask.dtype == bool or np.isin(mask, (0, 1)).all()):
         raise ValueError(
@@ -238,8 +299,7 @@ def as_float_array(value, label, ndims=(2,)):
     -------
     ndarray of dtype float32
     """
-    if torch.is_tensor(value):
-        value = value.detach().cpu().numpy()
+    value = tensor_to_array(value, label)
     if sparse.issparse(value):
         raise TypeError(
             f"{label} is a sparse matrix; this modality needs dense values (sparse "
@@ -284,8 +344,7 @@ def as_integer_array(value, label, ndims=(2,)):
     -------
     ndarray of dtype int64, C-contiguous
     """
-    if torch.is_tensor(value):
-        value = value.detach().cpu().numpy()
+    value = tensor_to_array(value, label)
     if sparse.issparse(value):
         raise TypeError(f"{label} is a sparse matrix; this modality needs a dense array.")
     array = np.asarray(value)
@@ -420,6 +479,11 @@ def _check_same_length(data, layout):
         raise ValueError(
             f"All modalities must have the same number of samples; got {listed}."
         )
+    if not any(lengths.values()):
+        raise ValueError(
+            f"X has 0 samples (modalities {list(lengths)}); at least one sample is "
+            "needed."
+        )
 
 
 _FINITE_SCAN_DEFERRED = contextvars.ContextVar("skmmae_finite_scan_deferred", default=False)
@@ -462,7 +526,16 @@ def check_finite(values, label):
         return
     values = values.reshape(len(values), -1)
     finite = np.isfinite(values)
-    if finite.all():  # the sum overflowed; every value is finite
+    if finite.all():  # the sum overflowed; every value is finite, maybe too large
+        too_large = (np.abs(values) > LARGEST_VALUE).any(axis=1)
+        if too_large.any():
+            raise_for_rows(
+                label,
+                f"has values too large to compute with (beyond {LARGEST_VALUE:.1e})",
+                too_large,
+                "float32 holds values up to 3.4e+38, and standardizing or "
+                "reconstructing them would overflow. Rescale the data.",
+            )
         return
     # Rows entirely NaN never get here from the estimator: they mark a
     # missing modality and are filled before the modality checks its values.
@@ -576,8 +649,9 @@ def _check_same_feature_names(name, layout, fitted):
 
 def check_code(X, encoding_dim, estimator_name):
     """Check the codes given to ``inverse_transform``; return a float32 C array."""
-    if torch.is_tensor(X):
-        X = X.detach().cpu().numpy()
+    X = tensor_to_array(X, "The codes X")
+    if sparse.issparse(X):
+        X = X.toarray()
     if np.ndim(X) != 2:
         raise ValueError(
             f"The codes X must be 2-D of shape (n_samples, {encoding_dim}); got an "

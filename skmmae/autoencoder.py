@@ -9,11 +9,12 @@ The estimator stores its parameters and, in ``fit``, builds a skorch net
 
 import copy
 import inspect
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
 import torch
-from skorch.callbacks import EarlyStopping
+from skorch.callbacks import Callback, EarlyStopping
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
@@ -21,9 +22,10 @@ from sklearn.utils.validation import check_is_fitted
 from ._averaging import WeightAverage
 from ._compat import Interval, StrOptions, _fit_context
 from ._data import TensorValidSplit
+from ._divergence import FiniteLossCheck
 from ._layers import HiddenLayers
 from ._module import PRESENT_SUFFIX, MultimodalAutoencoderModule, ReconstructionLoss
-from ._net import KLWarmup, MultimodalNet
+from ._net import KLWarmup, MultimodalNet, NonFiniteOutput
 from ._readout import KernelReadouts
 from ._refine import CodeScale
 from ._validation import (
@@ -32,6 +34,7 @@ from ._validation import (
     check_fitted_modalities,
     check_some_modality,
     extract_missing,
+    raise_for_rows,
     restore_layout,
     restore_modality,
     split_modalities,
@@ -51,6 +54,16 @@ def _with_presence(data, missing):
     """The blocks plus a float 0/1 presence mask per modality that some samples lack."""
     masks = {name + PRESENT_SUFFIX: (~rows).astype(np.float32) for name, rows in missing.items()}
     return {**data, **masks}
+
+
+def _check_reserved_names(data):
+    """Refuse modality names that the model's batches would confuse with its masks."""
+    reserved = [name for name in data if name.endswith(PRESENT_SUFFIX)]
+    if reserved:
+        raise ValueError(
+            f"Modality names must not end in {PRESENT_SUFFIX!r}, which the model uses "
+            f"internally for presence masks; rename {reserved}."
+        )
 
 
 def _sample_rows(data, n, seed):
@@ -442,11 +455,40 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         -------
         self : MultimodalAutoencoder
             The fitted estimator.
+
+        Raises
+        ------
+        ValueError
+            If X or a parameter is invalid, or if training diverges (a loss
+            or the weights become NaN or infinite). When ``fit`` raises, the
+            estimator is left as it was before: unfitted, or with its previous
+            fitted model.
+
+        Warns
+        -----
+        UserWarning
+            When a ``KeyboardInterrupt`` stops training early. skorch ends the
+            training loop there; the model trained so far is kept, with its
+            post-fit steps (weight average, read-outs), as the fitted model.
         """
+        previous = dict(self.__dict__)
+        try:
+            self._fit(X)
+        except BaseException:
+            # Nothing half-built may stay: no new model without its post-fit
+            # steps, and no loss of the previous fitted model.
+            self.__dict__.clear()
+            self.__dict__.update(previous)
+            raise
+        return self
+
+    def _fit(self, X):
         hidden_dims = self._check_hidden_dims()
         self._check_cross_decoders()
+        self._check_callbacks()
         device = self._resolve_device()
         data, self._layout = split_modalities(X, estimator=self, reset=True)
+        _check_reserved_names(data)
         data, missing = extract_missing(data, self._layout, fitting=True)
         check_some_modality(missing, data, data, _n_rows(data))
         data = _with_presence(self._fit_modalities(data, missing), missing)
@@ -465,7 +507,29 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
             self.net_.criterion_.weights = self.modality_weights_
             # partial_fit trains the initialized net (fit would rebuild it).
             self.net_.partial_fit(data)
-        return self
+        self._warn_if_interrupted()
+
+    def _warn_if_interrupted(self):
+        """Warn when skorch ended training early on a KeyboardInterrupt.
+
+        skorch catches the interrupt, ends the loop and runs the post-fit
+        steps; early stopping ends the loop the same way, which is no
+        interruption.
+        """
+        history = self.net_.history
+        completed = sum("train_loss" in row for row in history)
+        if completed == self.max_epochs:
+            return
+        stopper = dict(self.net_.callbacks_).get("early_stopping") if self.early_stopping else None
+        if stopper is not None and stopper.misses_ >= stopper.patience:
+            return
+        warnings.warn(
+            f"Training of {type(self).__name__} was interrupted (KeyboardInterrupt) "
+            f"after {completed} complete epochs of {self.max_epochs}; the model "
+            "trained so far is kept as the fitted model, with its post-fit steps.",
+            UserWarning,
+            stacklevel=3,
+        )
 
     def transform(self, X, return_std=False):
         """Encode X into the shared code.
@@ -488,16 +552,16 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         Z_std : ndarray of shape (n_samples, encoding_dim)
             Only with ``return_std=True``: the posterior standard deviations.
         """
-        data = self._inference_data(X)
-        if not return_std:
-            return self.net_.encode(data)
-        if not self.variational:
+        if return_std and not self.variational:
             raise ValueError(
                 "transform(X, return_std=True) needs a variational model; this "
                 f"{type(self).__name__} has variational=False."
             )
+        data = self._inference_data(X)
+        if not return_std:
+            return self._finite_codes(self.net_.encode(data), X)
         mean, logvar = self.net_.encode_with_logvar(data)
-        return mean, np.exp(0.5 * logvar)
+        return self._finite_codes(mean, X), np.exp(0.5 * logvar)
 
     def predict_modality(self, X, target):
         """Predict the modality ``target`` from the other modalities of X.
@@ -537,7 +601,15 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
             )
         index = getattr(X, "index", None)
         data = self._inference_data(X, leave_out=target)
-        values = self.net_.predict_modality(data, target, self.refine_steps)
+        try:
+            values = self.net_.predict_modality(data, target, self.refine_steps)
+        except NonFiniteOutput as error:
+            self._explain_nonfinite(X, error.rows[target], "predict_modality", leave_out=target)
+            raise ValueError(
+                f"predict_modality: the prediction of {target!r} is not finite in "
+                f"{int(error.rows[target].sum())} rows: the code of the other modalities "
+                "lies too far outside the training codes for its read-out."
+            ) from error
         return restore_modality(
             self.modalities_[target].restore(values), self._layout, target, index=index
         )
@@ -586,7 +658,18 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         check_is_fitted(self)
         index = getattr(X, "index", None)
         codes = check_code(X, self.encoding_dim, type(self).__name__)
-        decoded = self.net_.decode(codes)
+        try:
+            decoded = self.net_.decode(codes)
+        except NonFiniteOutput as error:
+            name, rows = next(iter(error.rows.items()))
+            raise_for_rows(
+                f"inverse_transform: the reconstruction of {self._layout.describe(name)}",
+                "is not finite",
+                rows,
+                f"Those codes (largest magnitude {np.abs(codes[rows]).max():.3g}) lie too "
+                "far outside the codes seen in training for the model to decode them "
+                "in float32.",
+            )
         restored = {name: m.restore(decoded[name]) for name, m in self.modalities_.items()}
         return restore_layout(restored, self._layout, index=index)
 
@@ -610,7 +693,19 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         score : float
         """
         data = self._inference_data(X)
-        return -self.net_.reconstruction_loss(data)
+        loss = self.net_.reconstruction_loss(data)
+        if not np.isfinite(loss):
+            bad = ~np.isfinite(self.net_.encode(data)).all(axis=1)
+            if bad.any():
+                self._explain_nonfinite(X, bad, "score")
+            losses = self.net_.modality_losses(data)
+            names = [self._layout.describe(n) for n, v in losses.items() if not np.isfinite(v)]
+            raise ValueError(
+                f"score: the reconstruction loss of {', '.join(names) or 'X'} is not "
+                f"finite: the values lie too far outside the training data for the "
+                "model to score them in float32. Check their units and scale."
+            )
+        return -loss
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -636,6 +731,40 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         )
         check_some_modality(missing, data, self.modalities_, _n_rows(data))
         return _with_presence(data, missing)
+
+    def _finite_codes(self, codes, X):
+        """``codes`` of X, or the error that explains why some are not finite."""
+        bad = ~np.isfinite(codes).all(axis=1)
+        if bad.any():
+            self._explain_nonfinite(X, bad, "transform")
+            raise_for_rows("transform: the code of X", "is not finite", bad)
+        return codes
+
+    def _explain_nonfinite(self, X, rows, method, leave_out=None):
+        """Raise a ``ValueError`` naming the modality whose values give non-finite outputs.
+
+        Each modality of X is encoded alone on ``rows`` (the offending
+        samples); one whose code alone is not finite has values the model
+        cannot compute with. Returns when no single modality is to blame.
+        """
+        data = self._check_input(X, leave_out)
+        for name in [name for name in data if name in self.modalities_]:
+            alone = {
+                key: take_rows(block, rows)
+                for key, block in data.items()
+                if key in (name, name + PRESENT_SUFFIX)
+            }
+            if np.isfinite(self.net_.encode(alone)).all():
+                continue
+            values = np.asarray(alone[name], dtype=np.float64)
+            raise_for_rows(
+                f"{method}: {self._layout.describe(name)}",
+                "has values the model cannot compute with",
+                rows,
+                f"They reach a magnitude of {np.abs(values).max():.3g}, so far outside "
+                "the training data that float32 overflows inside the network. Check "
+                "their units and scale.",
+            )
 
     def _inference_data(self, X, leave_out=None):
         """X checked and copied to the net's device once, as a dataset for the net.
@@ -697,10 +826,10 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         else:
             given = self._named("modality_weights", self.modalities_)
             for name, weight in given.items():
-                if not (isinstance(weight, Real) and weight >= 0):
+                if not (isinstance(weight, Real) and 0 <= weight < np.inf):
                     raise ValueError(
                         f"The weight of modality {name!r} in 'modality_weights' must be a "
-                        f"non-negative number. Got {weight!r} instead."
+                        f"finite non-negative number. Got {weight!r} instead."
                     )
             weights = {name: float(given.get(name, 1.0)) for name in self.modalities_}
         total = sum(weights.values())
@@ -737,12 +866,35 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
                 "The 'device' parameter of MultimodalAutoencoder must be 'auto' or a "
                 f"torch device such as 'cpu' or 'cuda'. Got {self.device!r} instead."
             ) from error
+        if device.type == "meta":
+            raise ValueError(
+                "device='meta' holds no data, so nothing can be trained on it; use "
+                "device='auto', 'cpu' or 'cuda'."
+            )
         if device.type == "cuda" and not torch.cuda.is_available():
             raise ValueError(
                 f"device={self.device!r} was asked for, but CUDA is not available "
                 "here; use device='auto' or 'cpu'."
             )
+        if device.type == "mps" and not torch.backends.mps.is_available():
+            raise ValueError(
+                f"device={self.device!r} was asked for, but MPS is not available "
+                "here; use device='auto' or 'cpu'."
+            )
         return device
+
+    def _check_callbacks(self):
+        """Refuse ``callbacks`` entries skorch would fail on, naming the entry."""
+        for i, entry in enumerate(self.callbacks or []):
+            named = isinstance(entry, tuple) and len(entry) == 2 and isinstance(entry[0], str)
+            callback = entry[1] if named else entry
+            is_class = isinstance(callback, type) and issubclass(callback, Callback)
+            if not (isinstance(callback, Callback) or is_class):
+                raise TypeError(
+                    f"Entry {i} of the 'callbacks' parameter of {type(self).__name__} "
+                    "must be a skorch Callback (an instance or a class) or a (name, "
+                    f"Callback) pair. Got {entry!r} instead."
+                )
 
     @staticmethod
     def _rng_devices(device):
@@ -797,7 +949,9 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
     def _build_net(self, hidden_dims, device, seed):
         optimizer = _OPTIMIZERS.get(self.optimizer, self.optimizer)
         optimizer_kwargs, graphs = self._speed_options(optimizer, device)
-        callbacks = copy.deepcopy(list(self.callbacks or []))
+        # First: no other callback may act on a diverged loss or model.
+        callbacks = [("finite_loss", FiniteLossCheck())]
+        callbacks += copy.deepcopy(list(self.callbacks or []))
         if self._kl_warmup():
             callbacks.append(("kl_warmup", KLWarmup(self.beta, self.kl_warmup_epochs)))
         train_split = None

@@ -26,6 +26,8 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
+from ._modality_dict import ModalityDict
+
 __all__ = [
     "ConcatFusion",
     "FUSIONS",
@@ -148,7 +150,7 @@ class _ExpertFusion(_Fusion):
 
 def _heads(in_features, encoding_dim, outputs):
     """One linear map per modality from its features to ``outputs * encoding_dim``."""
-    return nn.ModuleDict(
+    return ModalityDict(
         {name: nn.Linear(width, outputs * encoding_dim) for name, width in in_features.items()}
     )
 
@@ -197,8 +199,10 @@ class ConcatFusion(_Fusion):
 
     def __init__(self, in_features, encoding_dim, variational=False):
         super().__init__(in_features, encoding_dim, variational)
-        self.placeholders = nn.ParameterDict(
-            {name: nn.Parameter(torch.zeros(width)) for name, width in in_features.items()}
+        # In the order of ``names`` (a list, since any string is a modality
+        # name and torch refuses some as parameter names).
+        self.placeholders = nn.ParameterList(
+            [nn.Parameter(torch.zeros(width)) for width in in_features.values()]
         )
         outputs = 2 if variational else 1
         self.project = nn.Linear(sum(in_features.values()), outputs * encoding_dim)
@@ -207,8 +211,8 @@ class ConcatFusion(_Fusion):
         """Fuse a batch; see the module docstring for the arguments."""
         like = next(iter(features.values()))
         parts = []
-        for name in self.names:
-            placeholder = self.placeholders[name].to(like.dtype).expand(len(like), -1)
+        for name, placeholder in zip(self.names, self.placeholders):
+            placeholder = placeholder.to(like.dtype).expand(len(like), -1)
             if name not in features:
                 parts.append(placeholder)
             elif name in present:

@@ -217,6 +217,81 @@ def test_early_stopping_stops_and_keeps_best():
     assert min(valid[-3:]) >= min(valid[:-3])
 
 
+def test_early_stopping_is_no_interruption(recwarn):
+    X = small_data(n=80)
+    params = {**FAST, "max_epochs": 500, "early_stopping": True, "n_iter_no_change": 2}
+    ae = MultimodalAutoencoder(**params, lr=0.05).fit(X)
+    assert len(ae.net_.history) < 500
+    assert not [w for w in recwarn if "interrupted" in str(w.message)]
+
+
+class RaiseAt(Callback):
+    """Raise ``error`` at the start of batch ``batch`` (counted from 1 over the fit)."""
+
+    def __init__(self, error, batch=None, on_train_end=False):
+        self.error, self.batch, self.at_train_end = error, batch, on_train_end
+        self.batches = 0
+
+    def on_batch_begin(self, net, training=False, **kwargs):
+        self.batches += training
+        if self.batch is not None and self.batches == self.batch:
+            raise self.error
+
+    def on_train_end(self, net, **kwargs):
+        if self.at_train_end:
+            raise self.error
+
+
+def fitted_state(ae, X):
+    return ae.net_, ae.modalities_, ae.transform(X)
+
+
+@pytest.mark.parametrize(
+    "failing",
+    [
+        RaiseAt(RuntimeError("in epoch 2"), batch=2),
+        RaiseAt(RuntimeError("in the post-fit steps"), on_train_end=True),
+        # skorch ends training on an interrupt between batches, but one in
+        # the post-fit steps escapes.
+        RaiseAt(KeyboardInterrupt(), on_train_end=True),
+    ],
+    ids=["exception-in-training", "exception-after-training", "interrupt-after-training"],
+)
+def test_a_failed_fit_leaves_the_estimator_as_it_was(failing):
+    X = small_data()
+    ae = MultimodalAutoencoder(**FAST)
+    error = type(failing.error)
+    ae.set_params(callbacks=[failing])
+    unfitted = dict(vars(ae))
+    with pytest.raises(error):
+        ae.fit(X)
+    assert vars(ae) == unfitted  # nothing fitted, nothing half-built
+    # A fitted estimator keeps its model, whole.
+    ae.set_params(callbacks=None).fit(X)
+    net, modalities, codes = fitted_state(ae, X)
+    fitted = dict(vars(ae))
+    with pytest.raises(error):
+        ae.set_params(callbacks=[failing]).fit(small_data(seed=1))
+    assert {k: v for k, v in vars(ae).items() if k != "callbacks"} == {
+        k: v for k, v in fitted.items() if k != "callbacks"
+    }
+    assert ae.net_ is net and ae.modalities_ is modalities
+    np.testing.assert_array_equal(ae.transform(X), codes)
+
+
+def test_an_interrupted_fit_keeps_the_model_so_far_with_its_post_fit_steps():
+    X = small_data()  # 60 rows in batches of 128: one batch per epoch
+    ae = MultimodalAutoencoder(**{**FAST, "max_epochs": 5, "callbacks": [RaiseAt(KeyboardInterrupt(), batch=3)]})
+    with pytest.warns(UserWarning, match=r"interrupted \(KeyboardInterrupt\) after 2 complete epochs of 5"):
+        ae.fit(X)
+    assert sum("train_loss" in row for row in ae.net_.history) == 2
+    module = ae.net_.module_
+    assert sorted(module.readouts) == ["a", "b"]  # the read-outs were fitted
+    assert float(module.code_scale) != 1.0  # and the code scale measured
+    codes = ae.transform(X)
+    assert codes.shape == (60, 3) and np.isfinite(codes).all()
+
+
 def test_user_callbacks_run_and_are_not_mutated():
     class CountEpochs(Callback):
         def __init__(self):
@@ -275,3 +350,52 @@ def test_cuda_trains_like_cpu():
     assert gpu.transform(X).dtype == np.float32
     # Shuffling draws from the device's generator, so the runs differ a little.
     np.testing.assert_allclose(gpu.score(X), cpu.score(X), rtol=0.25)
+
+
+@pytest.fixture(scope="module")
+def fitted_pair():
+    X = small_data()
+    return X, {
+        readout: MultimodalAutoencoder(**{**FAST, "readout": readout}).fit(X)
+        for readout in ("kernel", "decoder")
+    }
+
+
+@pytest.mark.parametrize("readout", ["kernel", "decoder"])
+def test_values_the_model_cannot_compute_with_are_named_never_nan(fitted_pair, readout):
+    X, models = fitted_pair
+    ae = models[readout]
+    huge = {"a": np.full((4, 5), 1e30), "b": X["b"][:4]}
+    pattern = r"{}: Modality 'a' has values the model cannot compute with in 4 rows .* 1e\+30"
+    with pytest.raises(ValueError, match=pattern.format("transform")):
+        ae.transform(huge)
+    with pytest.raises(ValueError, match=pattern.format("score")):
+        ae.score(huge)
+    with pytest.raises(ValueError, match=pattern.format("predict_modality")):
+        ae.predict_modality({"a": huge["a"]}, "b")
+    # The rows the model can compute with are fine.
+    assert np.isfinite(ae.transform({"a": X["a"][:4], "b": X["b"][:4]})).all()
+
+
+@pytest.mark.parametrize("readout", ["kernel", "decoder"])
+def test_codes_far_outside_training_are_refused_by_inverse_transform(fitted_pair, readout):
+    X, models = fitted_pair
+    ae = models[readout]
+    codes = ae.transform(X)[:5]
+    codes[2] *= 1e30
+    with pytest.raises(
+        ValueError,
+        match=r"inverse_transform: the reconstruction of Modality '[ab]' is not finite in 1 rows "
+        r"\(first: 2\)\. Those codes \(largest magnitude .*e\+\d\d\) lie too far outside",
+    ):
+        ae.inverse_transform(codes)
+    assert np.isfinite(ae.inverse_transform(codes[:2])["a"]).all()
+
+
+def test_token_reconstructions_of_huge_codes_are_refused_not_garbage():
+    # Ids are argmaxes of logits: NaN logits would give ids that look valid.
+    rng = np.random.default_rng(0)
+    X = {"t": rng.integers(1, 5, size=(40, 3)), "x": rng.normal(size=(40, 2))}
+    ae = MultimodalAutoencoder(**{**FAST, "modalities": {"t": "tokens"}}).fit(X)
+    with pytest.raises(ValueError, match=r"inverse_transform: the reconstruction of Modality"):
+        ae.inverse_transform(np.full((2, 3), 1e35, dtype=np.float32))

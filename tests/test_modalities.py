@@ -140,7 +140,7 @@ def test_binary_rejects_other_values():
 
 
 def test_binary_rejects_a_bad_inverse_parameter():
-    with pytest.raises(ValueError, match=r"The 'inverse' parameter of Binary must be"):
+    with pytest.raises(ValueError, match=r"the 'inverse' parameter of Binary must be"):
         Binary(inverse="proba").fit(np.zeros((2, 2)))
 
 
@@ -314,7 +314,8 @@ def test_balanced_weights_equalize_initial_losses(mfeat):
     "weights, message",
     [
         ({"pics": 1.0}, r"The 'modality_weights' parameter of MultimodalAutoencoder names \['pics'\]"),
-        ({"fou": -1.0}, r"The weight of modality 'fou' in 'modality_weights' must be a non-negative"),
+        ({"fou": -1.0}, r"The weight of modality 'fou' in 'modality_weights' must be a finite"),
+        ({"fou": np.inf}, r"The weight of modality 'fou' in 'modality_weights' must be a finite"),
         ({"fou": 0, "mor": 0}, r"The 'modality_weights' must not all be zero\."),
     ],
 )

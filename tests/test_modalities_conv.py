@@ -271,9 +271,9 @@ def test_bce_refuses_values_outside_unit_interval(digits):
 @pytest.mark.parametrize(
     "modality, message",
     [
-        (Image(pixel_loss="l1"), "The 'pixel_loss' parameter of Image must be one of"),
-        (Image(channels=(4, 0)), "The 'channels' parameter of Image must be a tuple of positive"),
-        (TimeSeries(channels=8), "The 'channels' parameter of TimeSeries must be a tuple"),
+        (Image(pixel_loss="l1"), "the 'pixel_loss' parameter of Image must be one of"),
+        (Image(channels=(4, 0)), "the 'channels' parameter of Image must be a tuple of positive"),
+        (TimeSeries(channels=8), "the 'channels' parameter of TimeSeries must be a tuple"),
     ],
 )
 def test_invalid_parameters(modality, message):
@@ -348,3 +348,12 @@ def test_estimator_fits_one_channel_series(sines):
     )
     rec = ae.fit(data).inverse_transform(ae.transform(data))
     assert rec["ts"].shape == (120, 37) and rec["ts"].dtype == np.float32
+
+
+def test_a_bad_channels_parameter_names_the_modality():
+    from skmmae import MultimodalAutoencoder
+
+    X = {"img": np.zeros((6, 8, 8)), "x": np.ones((6, 2))}
+    ae = MultimodalAutoencoder(2, max_epochs=1, modalities={"img": Image(channels=(0,))})
+    with pytest.raises(ValueError, match=r"Modality 'img': the 'channels' parameter of Image"):
+        ae.fit(X)

@@ -117,7 +117,7 @@ def test_non_integers_and_wrong_rank():
     ],
 )
 def test_invalid_parameters(params, name):
-    with pytest.raises(ValueError, match=f"The '{name}' parameter of Sequence"):
+    with pytest.raises(ValueError, match=f"the '{name}' parameter of Sequence"):
         Sequence(**params).fit(TOKENS)
 
 
@@ -276,3 +276,20 @@ def test_estimator_reconstructs_the_words(digits):
     assert accuracy > 0.9
     copy = pickle.loads(pickle.dumps(model))
     np.testing.assert_array_equal(copy.transform(X_test), codes)
+
+
+def test_a_stray_huge_token_id_is_refused_before_allocating():
+    tokens = TOKENS.copy()
+    tokens[1, 0] = 10**8
+    with pytest.raises(ValueError, match=r"Modality 'text' has token ids of 65536 or more \(the largest is 100000000\) in 1 rows \(first: 1\)\..*vocab_size"):
+        Sequence().fit(tokens, label=LABEL)
+    # An explicit vocabulary size is the user's choice; the limit is only on inference.
+    assert Sequence(vocab_size=70_000).fit(tokens % 70_000).vocab_size_ == 70_000
+    assert Sequence().fit(np.array([[65_535, 1]])).vocab_size_ == 65_536
+
+
+def test_a_bad_parameter_names_the_modality():
+    X = {"text": TOKENS, "x": np.ones((len(TOKENS), 2))}
+    ae = skmmae.MultimodalAutoencoder(2, max_epochs=1, modalities={"text": Sequence(hidden_size=0)})
+    with pytest.raises(ValueError, match=r"Modality 'text': the 'hidden_size' parameter of Sequence"):
+        ae.fit(X)

@@ -271,8 +271,8 @@ def test_bce_refuses_values_outside_the_unit_interval(gray):
 @pytest.mark.parametrize(
     "modality, message",
     [
-        (Video(pixel_loss="l1"), r"The 'pixel_loss' parameter of Video must be one of \("),
-        (Video(channels=(4, 0)), r"The 'channels' parameter of Video must be a tuple of positive"),
+        (Video(pixel_loss="l1"), r"the 'pixel_loss' parameter of Video must be one of \("),
+        (Video(channels=(4, 0)), r"the 'channels' parameter of Video must be a tuple of positive"),
     ],
 )
 def test_invalid_parameters(modality, message):

@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 import torch
 from scipy import sparse
+from skorch.callbacks import Callback
 from skorch.helper import SliceDict
 from sklearn.exceptions import NotFittedError
 
@@ -345,15 +346,27 @@ def test_inference_leaves_continuous_values_to_the_device_check():
     np.testing.assert_array_equal(ae.transform(X), ae.net_.encode(ae._check_input(X)))
 
 
-def test_large_finite_values_at_transform_are_accepted():
+def test_large_finite_values_at_transform_are_checked_on_the_host():
     # A block whose float32 sum overflows is not proven finite on the
-    # device, so the host check runs, finds every value finite and passes.
+    # device, so the host check runs and finds every value finite: the
+    # values pass the input checks, and the model's overflow on them is
+    # reported by name, never returned as NaN codes.
     X = make_blocks()
     ae = make_estimator().fit(X)
-    big = {**X, "b": np.full_like(X["b"], 3e38)}
+    big = {**X, "b": np.full_like(X["b"], 1e37)}
     assert not ae.net_.get_dataset(ae._check_input(big)).all_finite(["b"])
-    # Accepted (no error), and encoded as by the host-checked path.
-    np.testing.assert_array_equal(ae.transform(big), ae.net_.encode(ae._check_input(big)))
+    with pytest.raises(ValueError, match=r"transform: Modality 'b' has values the model cannot"):
+        ae.transform(big)
+
+
+def test_values_near_the_float32_limit_are_refused():
+    X = make_blocks()
+    huge = {**X, "b": np.full_like(X["b"], 3e38)}
+    with pytest.raises(ValueError, match=r"Modality 'b' has values too large to compute with"):
+        make_estimator().fit(huge)
+    ae = make_estimator().fit(X)
+    with pytest.raises(ValueError, match=r"Modality 'b' has values too large to compute with"):
+        ae.transform(huge)
 
 
 def test_dataset_proves_blocks_finite():
@@ -438,13 +451,11 @@ def test_empty_dict():
         make_estimator().fit({})
 
 
-def test_zero_samples_in_dict():
-    X = {name: block[:0] for name, block in make_blocks().items()}
-    with pytest.raises(
-        ValueError,
-        match=r"Modality 'a' could not be read as a 2-D numeric array: "
-        r"Found array with 0 sample\(s\) \(shape=\(0, 5\)\)",
-    ):
+@pytest.mark.parametrize("container", [dict, SliceDict])
+def test_zero_samples_in_dict(container):
+    # A SliceDict's len() is its number of rows: 0 rows is not "no modalities".
+    X = container(**{name: block[:0] for name, block in make_blocks().items()})
+    with pytest.raises(ValueError, match=r"X has 0 samples \(modalities \['a', 'b'\]\)"):
         make_estimator().fit(X)
 
 
@@ -718,6 +729,13 @@ def test_inverse_transform_accepts_tensor_codes(fitted):
             {"callbacks": "x"},
             r"The 'callbacks' parameter of MultimodalAutoencoder must be .* Got 'x' instead\.",
         ),
+        (
+            {"device": "meta"},
+            r"device='meta' holds no data, so nothing can be trained on it",
+        ),
+        ({"beta": np.inf}, r"The 'beta' parameter of MultimodalAutoencoder must be"),
+        ({"noise_std": np.nan}, r"The 'noise_std' parameter of MultimodalAutoencoder must be"),
+        ({"lr": np.inf}, r"The 'lr' parameter of MultimodalAutoencoder must be"),
     ],
     ids=lambda value: "-".join(f"{k}={v}" for k, v in value.items())
     if isinstance(value, dict)
@@ -781,3 +799,67 @@ def test_reordered_columns_within_a_modality_are_an_error():
         ae.transform(shuffled)
     # Plain arrays carry no names: nothing to compare, the codes are computed.
     assert ae.transform({name: f.to_numpy() for name, f in frames.items()}).shape[0] == len(frames["a"])
+
+
+@pytest.mark.parametrize(
+    "callbacks, entry",
+    [(["oops"], 0), ([("named", Callback()), ("only-a-name",)], 1), ([(1, Callback())], 0)],
+)
+def test_callbacks_entries_are_checked(callbacks, entry):
+    with pytest.raises(TypeError, match=rf"Entry {entry} of the 'callbacks' parameter"):
+        make_estimator(callbacks=callbacks).fit(make_blocks())
+
+
+def test_callbacks_as_instances_classes_and_named_pairs_are_accepted():
+    callbacks = [Callback(), Callback, ("mine", Callback())]
+    make_estimator(callbacks=callbacks).fit(make_blocks())
+
+
+def test_bfloat16_and_sparse_tensors_are_read():
+    X = make_blocks()
+    tensors = {
+        "a": torch.from_numpy(X["a"]).to(torch.bfloat16),
+        "b": torch.from_numpy(np.abs(np.round(X["b"]))).to_sparse(),
+    }
+    ae = make_estimator(modalities={"b": "counts"}).fit(tensors)
+    assert np.isfinite(ae.transform(tensors)).all()
+    # The same values as numpy give the same codes.
+    as_numpy = {"a": tensors["a"].float().numpy(), "b": sparse.csr_matrix(tensors["b"].to_dense().numpy())}
+    np.testing.assert_array_equal(ae.transform(tensors), ae.transform(as_numpy))
+    assert ae.inverse_transform(torch.zeros(2, ENCODING_DIM, dtype=torch.bfloat16))["a"].shape == (2, 5)
+
+
+def test_a_sparse_tensor_for_a_dense_kind_names_the_modality():
+    X = {**make_blocks(), "b": torch.from_numpy(make_blocks()["b"]).to_sparse()}
+    with pytest.raises(TypeError, match=r"Modality 'b' is a sparse matrix"):
+        make_estimator(modalities={"b": "continuous"}).fit(X)
+
+
+@pytest.mark.parametrize(
+    "mask",
+    [
+        pd.array([False] * (N_SAMPLES - 1) + [pd.NA], dtype="boolean"),
+        pd.Series([False] * (N_SAMPLES - 1) + [None], dtype=object),
+        np.array([0.0] * (N_SAMPLES - 1) + [np.nan]),
+    ],
+    ids=["boolean-NA", "object-None", "float-NaN"],
+)
+def test_a_mask_with_missing_values_names_the_mask(mask):
+    X = {**make_blocks(), "a__missing": mask}
+    with pytest.raises(ValueError, match=r"X\['a__missing'\] has missing values"):
+        make_estimator().fit(X)
+
+
+def test_a_nullable_boolean_mask_without_missing_values_works():
+    lacking = np.zeros(N_SAMPLES, dtype=bool)
+    lacking[:3] = True
+    X = make_blocks()
+    ae = make_estimator().fit({**X, "a__missing": pd.array(lacking, dtype="boolean")})
+    codes = ae.transform({**X, "a__missing": pd.array(lacking, dtype="boolean")})
+    np.testing.assert_array_equal(codes, ae.transform({**X, "a__missing": lacking}))
+
+
+def test_a_multiindex_frame_without_columns():
+    frame = pd.DataFrame(index=range(5), columns=pd.MultiIndex.from_tuples([], names=["m", "f"]))
+    with pytest.raises(ValueError, match=r"X has no modalities: its MultiIndex columns"):
+        make_estimator().fit(frame)

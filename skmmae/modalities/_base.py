@@ -299,6 +299,32 @@ class Modality(BaseEstimator):
         )
 
 
+def invalid_parameter(modality, label, parameter, expected, value):
+    """The ``ValueError`` for a bad parameter of ``modality``, naming the data it serves.
+
+    Parameters
+    ----------
+    modality : Modality
+        The modality whose parameter is wrong.
+    label : str
+        How messages name its data, e.g. ``"Modality 'img'"``.
+    parameter : str
+        The parameter's name.
+    expected : str
+        What it must be, completing "must be ...".
+    value : object
+        What it is.
+
+    Returns
+    -------
+    ValueError
+    """
+    return ValueError(
+        f"{label}: the {parameter!r} parameter of {type(modality).__name__} must be "
+        f"{expected}. Got {value!r} instead."
+    )
+
+
 def per_sample_mean(values):
     """Mean over every axis but the first: ``(n, ...) -> (n,)``."""
     return values.flatten(1).mean(dim=1)

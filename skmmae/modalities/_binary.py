@@ -7,7 +7,7 @@ from torch.nn import functional as F
 
 from .._layers import mlp_decoder, mlp_encoder
 from .._validation import as_float_array
-from ._base import Modality, check_values, per_sample_mean
+from ._base import Modality, check_values, invalid_parameter, per_sample_mean
 
 __all__ = ["Binary"]
 
@@ -72,9 +72,8 @@ class Binary(Modality):
 
     def _validate(self, X, label):
         if self.inverse not in ("probability", "label"):
-            raise ValueError(
-                "The 'inverse' parameter of Binary must be 'probability' or 'label'. "
-                f"Got {self.inverse!r} instead."
+            raise invalid_parameter(
+                self, label, "inverse", "'probability' or 'label'", self.inverse
             )
         values = as_float_array(X, label)
         is_binary = (values == 0) | (values == 1)

@@ -8,7 +8,7 @@ from torch.nn import functional as F
 
 from .._layers import mlp_decoder, mlp_encoder
 from .._validation import as_float_array, check_finite
-from ._base import Modality, check_values
+from ._base import Modality, check_values, invalid_parameter
 
 __all__ = ["Categorical"]
 
@@ -95,10 +95,7 @@ class Categorical(Modality):
 
     def _validate(self, X, label):
         if self.input not in ("codes", "onehot"):
-            raise ValueError(
-                "The 'input' parameter of Categorical must be 'codes' or 'onehot'. "
-                f"Got {self.input!r} instead."
-            )
+            raise invalid_parameter(self, label, "input", "'codes' or 'onehot'", self.input)
         if self.input == "onehot":
             return self._read_onehot(X, label)
         return _read_codes(X, label)

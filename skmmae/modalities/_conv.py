@@ -24,7 +24,7 @@ from torch import nn
 
 from .._layers import mlp_decoder, mlp_encoder
 from .._validation import as_float_array
-from ._base import Modality
+from ._base import Modality, invalid_parameter
 
 __all__ = ["ConvModality", "Crop", "conv_decoder", "conv_encoder"]
 
@@ -231,7 +231,7 @@ class ConvModality(Modality):
         return values
 
     def _validate(self, X, label):
-        self._check_params()
+        self._check_params(label)
         full = self._spatial_ndim + 2  # samples, channels, spatial axes
         if hasattr(X, "shape") and len(X.shape) not in (full - 1, full):
             raise ValueError(
@@ -245,15 +245,15 @@ class ConvModality(Modality):
             return np.ascontiguousarray(np.moveaxis(values, self._channel_axis, 1))
         return values
 
-    def _check_params(self):
+    def _check_params(self, label):
         channels = self.channels
         valid = isinstance(channels, (tuple, list)) and all(
             isinstance(c, Integral) and not isinstance(c, bool) and c > 0 for c in channels
         )
         if not valid:
-            raise ValueError(
-                f"The 'channels' parameter of {type(self).__name__} must be a tuple of "
-                f"positive ints (one per convolution). Got {channels!r} instead."
+            raise invalid_parameter(
+                self, label, "channels", "a tuple of positive ints (one per convolution)",
+                channels,
             )
 
     def restore(self, values):

@@ -15,7 +15,7 @@ from torch.nn import functional as F
 
 from .._layers import mlp_decoder, mlp_encoder
 from .._validation import as_float_array, raise_for_rows
-from ._base import Modality, per_sample_mean
+from ._base import Modality, invalid_parameter, per_sample_mean
 from ._continuous import positive_scale
 
 __all__ = ["Counts", "CountsScaler", "LogStandardize", "NegativeBinomialDecoder"]
@@ -236,9 +236,9 @@ class Counts(Modality):
 
     def _validate(self, X, label):
         if self.distribution not in _DISTRIBUTIONS:
-            raise ValueError(
-                "The 'distribution' parameter of Counts must be 'poisson' or "
-                f"'negative_binomial'. Got {self.distribution!r} instead."
+            raise invalid_parameter(
+                self, label, "distribution", "'poisson' or 'negative_binomial'",
+                self.distribution,
             )
         if sparse.issparse(X):
             matrix = _as_float_csr(X, label)

@@ -7,7 +7,7 @@ The pixel losses and scaling are those of :class:`PixelModality`, which
 import numpy as np
 from torch.nn import functional as F
 
-from ._base import check_values, per_sample_mean
+from ._base import check_values, invalid_parameter, per_sample_mean
 from ._binary import BinaryScaler
 from ._continuous import Standardize, _mean_std, positive_scale
 from ._conv import ConvModality
@@ -47,9 +47,8 @@ class PixelModality(ConvModality):
 
     def _validate(self, X, label):
         if self.pixel_loss not in _LOSSES:
-            raise ValueError(
-                f"The 'pixel_loss' parameter of {type(self).__name__} must be one of {_LOSSES}. "
-                f"Got {self.pixel_loss!r} instead."
+            raise invalid_parameter(
+                self, label, "pixel_loss", f"one of {_LOSSES}", self.pixel_loss
             )
         values = super()._validate(X, label)
         # The fitted loss rules once fitted ("auto" may have become "bce").

@@ -15,10 +15,14 @@ from torch import nn
 from torch.nn import functional as F
 
 from .._layers import mlp_decoder, mlp_encoder
-from .._validation import as_integer_array
-from ._base import Modality, check_values
+from .._validation import as_integer_array, raise_for_rows
+from ._base import Modality, check_values, invalid_parameter
 
-__all__ = ["Sequence"]
+__all__ = ["MAX_INFERRED_VOCAB", "Sequence"]
+
+#: The largest vocabulary :class:`Sequence` learns from the data (without an
+#: explicit ``vocab_size``): common subword vocabularies (30k-50k ids) fit.
+MAX_INFERRED_VOCAB = 65_536
 
 
 def sequence_lengths(tokens, pad_id):
@@ -156,7 +160,10 @@ class Sequence(Modality):
     vocab_size : int or None, default=None
         Number of token ids; ids must lie in ``[0, vocab_size)``. ``None``
         learns it in :meth:`fit` as the largest id seen plus one, so later
-        data may not use larger ids.
+        data may not use larger ids. Learned vocabularies are limited to
+        65,536 ids (``MAX_INFERRED_VOCAB``): the embedding and the output layer
+        have a row per id, so a stray huge id would allocate gigabytes.
+        Larger vocabularies must be given here.
     pad_id : int, default=0
         The padding id, which also marks the end of a sequence.
     embedding_dim : int, default=32
@@ -224,7 +231,7 @@ class Sequence(Modality):
     # -- data -------------------------------------------------------------------
 
     def _validate(self, X, label):
-        self._check_params()
+        self._check_params(label)
         tokens = as_integer_array(X, label, ndims=(2,))
         if tokens.shape[1] == 0:
             raise ValueError(
@@ -233,6 +240,8 @@ class Sequence(Modality):
             )
         tokens = self._after_end_to_pad(tokens)
         self._check_ids(tokens, self.vocab_size, label)
+        if self.vocab_size is None and not hasattr(self, "vocab_size_"):  # fitting
+            self._check_inferred_vocabulary(tokens, label)
         return tokens
 
     def _model_values(self, values, label):
@@ -242,21 +251,20 @@ class Sequence(Modality):
         self._check_ids(values, self.vocab_size_, label)
         return values
 
-    def _check_params(self):
+    def _check_params(self, label):
         def is_int(value, low):
             integral = isinstance(value, numbers.Integral) and not isinstance(value, bool)
             return integral and value >= low
 
         for name, low in (("pad_id", 0), ("embedding_dim", 1), ("hidden_size", 1)):
             if not is_int(getattr(self, name), low):
-                raise ValueError(
-                    f"The '{name}' parameter of Sequence must be an integer >= {low}. "
-                    f"Got {getattr(self, name)!r} instead."
+                raise invalid_parameter(
+                    self, label, name, f"an integer >= {low}", getattr(self, name)
                 )
         if self.vocab_size is not None and not is_int(self.vocab_size, self.pad_id + 1):
-            raise ValueError(
-                "The 'vocab_size' parameter of Sequence must be None or an integer "
-                f"greater than pad_id={self.pad_id}. Got {self.vocab_size!r} instead."
+            raise invalid_parameter(
+                self, label, "vocab_size", f"None or an integer greater than "
+                f"pad_id={self.pad_id}", self.vocab_size,
             )
 
     def _after_end_to_pad(self, tokens):
@@ -281,6 +289,22 @@ class Sequence(Modality):
             )
             return np.ascontiguousarray(tokens[:, : self.max_len_])
         return tokens
+
+    @staticmethod
+    def _check_inferred_vocabulary(tokens, label):
+        # Before anything is allocated: the model has a row per id.
+        too_large = tokens >= MAX_INFERRED_VOCAB
+        if too_large.any():
+            raise_for_rows(
+                label,
+                f"has token ids of {MAX_INFERRED_VOCAB} or more (the largest is "
+                f"{int(tokens.max())})",
+                too_large.any(axis=1),
+                "Without vocab_size, the vocabulary is the largest id plus one, and "
+                "the model holds an embedding and a logit per id. Give the vocabulary "
+                "size explicitly (e.g. Sequence(vocab_size=...)), or map the ids to a "
+                "compact range.",
+            )
 
     def _check_ids(self, tokens, vocab_size, label):
         if vocab_size is None:

@@ -1,0 +1,82 @@
+"""A fit whose loss or weights stop being finite stops, names why, and changes nothing."""
+
+import numpy as np
+import pytest
+import torch
+from sklearn.exceptions import NotFittedError
+from sklearn.utils.validation import check_is_fitted
+
+from skmmae import MultimodalAutoencoder
+from skmmae._divergence import _describe
+from skmmae._module import AutoencoderOutput, ReconstructionLoss
+from skmmae.modalities import Continuous
+
+
+def blocks(n=40, seed=0):
+    rng = np.random.default_rng(seed)
+    return {"a": rng.normal(size=(n, 4)), "b": rng.normal(size=(n, 3))}
+
+
+def estimator(**params):
+    settings = dict(encoding_dim=2, hidden_dims=(8,), max_epochs=3, random_state=0)
+    return MultimodalAutoencoder(**{**settings, **params})
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"noise_std": 1e30}, r"Training diverged in epoch 1: the training loss became nan, "
+         r"through the losses of modalities 'a' and 'b'\. Lower lr"),
+        ({"lr": 1e6}, r"Training diverged"),
+        ({"lr": 1e6, "readout": "decoder", "ema_decay": 0.0}, r"Training diverged"),
+    ],
+)
+def test_divergence_stops_fit_and_leaves_the_estimator_unfitted(params, message):
+    ae = estimator(**params)
+    with pytest.raises(ValueError, match=message):
+        ae.fit(blocks())
+    with pytest.raises(NotFittedError):
+        check_is_fitted(ae)
+    assert not hasattr(ae, "net_") and not hasattr(ae, "modalities_")
+
+
+def test_divergence_on_refit_keeps_the_previous_model():
+    X = blocks()
+    ae = estimator().fit(X)
+    net, codes = ae.net_, ae.transform(X)
+    with pytest.raises(ValueError, match=r"Training diverged"):
+        ae.set_params(noise_std=1e30).fit(blocks(seed=1))
+    assert ae.net_ is net
+    np.testing.assert_array_equal(ae.transform(X), codes)
+
+
+def test_divergence_of_the_validation_loss_stops_fit():
+    # Early stopping monitors the validation loss; a non-finite one must
+    # stop the fit, not count as one more epoch without improvement.
+    with pytest.raises(ValueError, match=r"Training diverged in epoch 1: the \w+ loss"):
+        estimator(early_stopping=True, noise_std=1e30, n_iter_no_change=5).fit(blocks())
+
+
+def test_the_criterion_marks_the_terms_that_went_non_finite():
+    modalities = {name: Continuous().fit(np.ones((2, 1))) for name in ("a", "b")}
+    loss = ReconstructionLoss(modalities)
+    finite = torch.zeros(2, 1)
+
+    def output(a_value):
+        targets = {"a": finite, "b": finite}
+        return AutoencoderOutput(finite, {"a": torch.full((2, 1), a_value), "b": finite}, targets)
+
+    loss(output(0.0))
+    assert loss.nonfinite_terms() == []
+    loss(output(float("inf")))
+    loss(output(0.0))  # the mark stays until reset
+    assert loss.nonfinite_terms() == ["a"]
+    loss.reset_nonfinite_terms()
+    assert loss.nonfinite_terms() == []
+
+
+def test_terms_are_described_in_words():
+    assert _describe(["a"]) == "the loss of modality 'a'"
+    assert _describe(["a", "b", "c"]) == "the losses of modalities 'a', 'b' and 'c'"
+    assert _describe(["a", None]) == "the loss of modality 'a' and the KL term"
+    assert _describe([]).startswith("no single term")
