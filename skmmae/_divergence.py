@@ -21,8 +21,8 @@ from skorch.callbacks import Callback
 __all__ = ["FiniteLossCheck"]
 
 _HINT = (
-    "Lower lr, check modality_weights and noise_std, and check that the data's "
-    "values are of a sensible scale. The estimator is left as it was before fit."
+    "Lower lr, check modality_weights, noise_std and beta, and check that the "
+    "data's values are of a sensible scale. The estimator is left as it was before fit."
 )
 
 

@@ -306,15 +306,18 @@ def as_float_array(value, label, ndims=(2,)):
             "input is for count data: modalities={name: 'counts'})."
         )
     try:
-        array = check_array(
-            value,
-            dtype=np.float32,
-            order="C",
-            ensure_all_finite=False,
-            ensure_2d=ndims == (2,),
-            allow_nd=max(ndims) > 2,
-            input_name=label,
-        )
+        # Values too large for float32 become infinity here, and NaN stays:
+        # check_finite names them below, so numpy need not warn.
+        with np.errstate(over="ignore", invalid="ignore"):
+            array = check_array(
+                value,
+                dtype=np.float32,
+                order="C",
+                ensure_all_finite=False,
+                ensure_2d=ndims == (2,),
+                allow_nd=max(ndims) > 2,
+                input_name=label,
+            )
     except (TypeError, ValueError) as error:
         rank = _rank_phrase(ndims)
         raise type(error)(f"{label} could not be read as a {rank} numeric array: {error}") from error
@@ -467,15 +470,15 @@ def check_some_modality(missing, given, fitted, n_samples):
     if lacking_all.any():
         raise ValueError(
             f"{int(lacking_all.sum())} samples have no modality at all (first rows: "
-            f"{_first_rows(lacking_all)}); each sample needs at least one modality to be "
-            "encoded."
+            f"{_first_rows(lacking_all)}); each sample needs at least one of the "
+            f"modalities {list(fitted)} to be encoded."
         )
 
 
 def _check_same_length(data, layout):
     lengths = {name: values.shape[0] for name, values in data.items()}
     if len(set(lengths.values())) > 1:
-        listed = ", ".join(f"{name}: {n}" for name, n in lengths.items())
+        listed = ", ".join(f"{name!r}: {n}" for name, n in lengths.items())
         raise ValueError(
             f"All modalities must have the same number of samples; got {listed}."
         )
@@ -657,7 +660,8 @@ def check_code(X, encoding_dim, estimator_name):
             f"The codes X must be 2-D of shape (n_samples, {encoding_dim}); got an "
             f"array of shape {np.shape(X)}."
         )
-    X = check_array(X, dtype=np.float32, order="C", input_name="X")
+    with np.errstate(over="ignore", invalid="ignore"):  # check_array names what is wrong
+        X = check_array(X, dtype=np.float32, order="C", input_name="X")
     if X.shape[1] != encoding_dim:
         raise ValueError(
             f"The codes X have {X.shape[1]} columns, but {estimator_name} encodes to "

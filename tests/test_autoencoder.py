@@ -281,8 +281,10 @@ def test_a_failed_fit_leaves_the_estimator_as_it_was(failing):
 
 def test_an_interrupted_fit_keeps_the_model_so_far_with_its_post_fit_steps():
     X = small_data()  # 60 rows in batches of 128: one batch per epoch
-    ae = MultimodalAutoencoder(**{**FAST, "max_epochs": 5, "callbacks": [RaiseAt(KeyboardInterrupt(), batch=3)]})
-    with pytest.warns(UserWarning, match=r"interrupted \(KeyboardInterrupt\) after 2 complete epochs of 5"):
+    interrupt = RaiseAt(KeyboardInterrupt(), batch=3)
+    ae = MultimodalAutoencoder(**{**FAST, "max_epochs": 5, "callbacks": [interrupt]})
+    message = r"interrupted \(KeyboardInterrupt\) after 2 complete epochs of 5"
+    with pytest.warns(UserWarning, match=message):
         ae.fit(X)
     assert sum("train_loss" in row for row in ae.net_.history) == 2
     module = ae.net_.module_

@@ -251,7 +251,7 @@ def test_errors_about_missing_modalities():
         ae.fit(X | {"fou__missing": np.zeros((60, 1), bool)})
     with pytest.raises(ValueError, match=r"'fou__missing'\] must be a 1-D boolean mask.*float64"):
         ae.fit(X | {"fou__missing": np.full(60, 0.5)})
-    with pytest.raises(ValueError, match=r"same number of samples.*fou__missing: 30"):
+    with pytest.raises(ValueError, match=r"same number of samples.*'fou__missing': 30"):
         ae.fit(X | {"fou__missing": np.zeros(30, bool)})
     partial = {name: block.copy() for name, block in X.items()}
     partial["fou"][7, :10] = np.nan  # some NaN in a row is an error, not a missing row

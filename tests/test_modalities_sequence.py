@@ -281,7 +281,11 @@ def test_estimator_reconstructs_the_words(digits):
 def test_a_stray_huge_token_id_is_refused_before_allocating():
     tokens = TOKENS.copy()
     tokens[1, 0] = 10**8
-    with pytest.raises(ValueError, match=r"Modality 'text' has token ids of 65536 or more \(the largest is 100000000\) in 1 rows \(first: 1\)\..*vocab_size"):
+    message = (
+        r"Modality 'text' has token ids of 65536 or more \(the largest is 100000000\) "
+        r"in 1 rows \(first: 1\)\..*vocab_size"
+    )
+    with pytest.raises(ValueError, match=message):
         Sequence().fit(tokens, label=LABEL)
     # An explicit vocabulary size is the user's choice; the limit is only on inference.
     assert Sequence(vocab_size=70_000).fit(tokens % 70_000).vocab_size_ == 70_000
@@ -290,6 +294,7 @@ def test_a_stray_huge_token_id_is_refused_before_allocating():
 
 def test_a_bad_parameter_names_the_modality():
     X = {"text": TOKENS, "x": np.ones((len(TOKENS), 2))}
-    ae = skmmae.MultimodalAutoencoder(2, max_epochs=1, modalities={"text": Sequence(hidden_size=0)})
-    with pytest.raises(ValueError, match=r"Modality 'text': the 'hidden_size' parameter of Sequence"):
+    bad = Sequence(hidden_size=0)
+    ae = skmmae.MultimodalAutoencoder(2, max_epochs=1, modalities={"text": bad})
+    with pytest.raises(ValueError, match=r"Modality 'text': the 'hidden_size' parameter"):
         ae.fit(X)

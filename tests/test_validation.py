@@ -262,7 +262,7 @@ def test_modalities_of_different_lengths():
     X = make_blocks()
     X["a"] = X["a"][:20]
     with pytest.raises(
-        ValueError, match=r"same number of samples; got a: 20, b: 30\."
+        ValueError, match=r"same number of samples; got 'a': 20, 'b': 30\."
     ):
         make_estimator().fit(X)
 
@@ -398,7 +398,7 @@ def test_a_sample_without_any_modality():
     with pytest.raises(
         ValueError,
         match=r"^2 samples have no modality at all \(first rows: 4, 7\); each sample needs "
-        r"at least one modality to be encoded\.$",
+        r"at least one of the modalities \['a', 'b'\] to be encoded\.$",
     ):
         make_estimator().fit(X)
 
@@ -824,9 +824,13 @@ def test_bfloat16_and_sparse_tensors_are_read():
     ae = make_estimator(modalities={"b": "counts"}).fit(tensors)
     assert np.isfinite(ae.transform(tensors)).all()
     # The same values as numpy give the same codes.
-    as_numpy = {"a": tensors["a"].float().numpy(), "b": sparse.csr_matrix(tensors["b"].to_dense().numpy())}
+    as_numpy = {
+        "a": tensors["a"].float().numpy(),
+        "b": sparse.csr_matrix(tensors["b"].to_dense().numpy()),
+    }
     np.testing.assert_array_equal(ae.transform(tensors), ae.transform(as_numpy))
-    assert ae.inverse_transform(torch.zeros(2, ENCODING_DIM, dtype=torch.bfloat16))["a"].shape == (2, 5)
+    codes = torch.zeros(2, ENCODING_DIM, dtype=torch.bfloat16)
+    assert ae.inverse_transform(codes)["a"].shape == (2, 5)
 
 
 def test_a_sparse_tensor_for_a_dense_kind_names_the_modality():
