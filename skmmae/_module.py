@@ -425,8 +425,9 @@ class ReconstructionLoss(nn.Module):
         total = sum(weights.values())
         self.weights = {name: weights[name] / total for name in self.modalities}
         self.beta = beta
-        # Which loss terms were non-finite since the last reset (see forward).
-        self._nonfinite = None
+        # The loss terms summed since the last reset, to tell which went
+        # non-finite (see _watch).
+        self._term_sums = None
         self._term_names = None
 
     def loss_sums(self, output):
@@ -503,32 +504,31 @@ class ReconstructionLoss(nn.Module):
         return self.combine(losses, kl)
 
     def _watch(self, losses, kl):
-        """Mark the terms that are not finite, on their device: no host sync per step.
+        """Add the loss terms to running sums on their device: no host sync per step.
 
-        The marks accumulate in place in one tensor, which a CUDA graph
-        capture then updates on every replay.
+        NaN and infinity stay in a sum, so a non-finite sum tells which term
+        went non-finite. Two kernels per step (stack, add) in one tensor,
+        updated in place, which a CUDA graph capture then replays.
         """
-        terms = [value.detach().float().reshape(()) for value in losses.values()]
-        names = [*losses, None] if kl is not None else list(losses)
-        if kl is not None:
-            terms.append(kl.detach().float().reshape(()))
-        bad = ~torch.isfinite(torch.stack(terms))
-        if self._nonfinite is None or self._term_names != names:
-            self._nonfinite, self._term_names = bad, names
+        values = [*losses.values()] if kl is None else [*losses.values(), kl]
+        terms = torch.stack([value.detach() for value in values])
+        names = [*losses] if kl is None else [*losses, None]
+        if self._term_sums is None or self._term_names != names:
+            self._term_sums, self._term_names = terms, names
         else:
-            self._nonfinite |= bad
+            self._term_sums += terms
 
     def reset_nonfinite_terms(self):
-        """Forget the non-finite terms seen so far."""
-        if self._nonfinite is not None:
-            self._nonfinite.zero_()
+        """Forget the terms seen so far."""
+        if self._term_sums is not None:
+            self._term_sums.zero_()
 
     def nonfinite_terms(self):
         """The terms non-finite since the last reset: modality names, None for the KL term."""
-        if self._nonfinite is None:
+        if self._term_sums is None:
             return []
-        flags = self._nonfinite.tolist()
-        return [name for name, bad in zip(self._term_names, flags) if bad]
+        finite = torch.isfinite(self._term_sums).tolist()
+        return [name for name, ok in zip(self._term_names, finite) if not ok]
 
 
 def _kl(mean, logvar):

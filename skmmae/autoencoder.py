@@ -756,12 +756,12 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
             }
             if np.isfinite(self.net_.encode(alone)).all():
                 continue
-            values = np.asarray(alone[name], dtype=np.float64)
+            magnitude = float(abs(alone[name]).max())  # abs() serves sparse blocks too
             raise_for_rows(
                 f"{method}: {self._layout.describe(name)}",
                 "has values the model cannot compute with",
                 rows,
-                f"They reach a magnitude of {np.abs(values).max():.3g}, so far outside "
+                f"They reach a magnitude of {magnitude:.3g}, so far outside "
                 "the training data that float32 overflows inside the network. Check "
                 "their units and scale.",
             )
