@@ -513,16 +513,16 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         """Warn when skorch ended training early on a KeyboardInterrupt.
 
         skorch catches the interrupt, ends the loop and runs the post-fit
-        steps; early stopping ends the loop the same way, which is no
-        interruption.
+        steps; skorch's early stopping (ours, or one in ``callbacks``) ends
+        the loop the same way, which is no interruption.
         """
-        history = self.net_.history
-        completed = sum("train_loss" in row for row in history)
+        completed = sum("train_loss" in row for row in self.net_.history)
         if completed == self.max_epochs:
             return
-        stopper = dict(self.net_.callbacks_).get("early_stopping") if self.early_stopping else None
-        if stopper is not None and stopper.misses_ >= stopper.patience:
-            return
+        for _, callback in self.net_.callbacks_:
+            stopped = getattr(callback, "misses_", 0) >= getattr(callback, "patience", np.inf)
+            if isinstance(callback, EarlyStopping) and stopped:
+                return
         warnings.warn(
             f"Training of {type(self).__name__} was interrupted (KeyboardInterrupt) "
             f"after {completed} complete epochs of {self.max_epochs}; the model "

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from skorch.callbacks import Callback
+from skorch.callbacks import Callback, EarlyStopping
 from skorch.helper import SliceDict
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
@@ -222,6 +222,10 @@ def test_early_stopping_is_no_interruption(recwarn):
     params = {**FAST, "max_epochs": 500, "early_stopping": True, "n_iter_no_change": 2}
     ae = MultimodalAutoencoder(**params, lr=0.05).fit(X)
     assert len(ae.net_.history) < 500
+    # A user's own early stopping neither.
+    stopper = EarlyStopping(monitor="train_loss", patience=1, threshold=0.5)
+    ae = MultimodalAutoencoder(**{**FAST, "max_epochs": 50, "callbacks": [stopper]}).fit(X)
+    assert len(ae.net_.history) < 50
     assert not [w for w in recwarn if "interrupted" in str(w.message)]
 
 
