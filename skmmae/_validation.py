@@ -35,6 +35,7 @@ __all__ = [
     "InputLayout",
     "as_float_array",
     "as_integer_array",
+    "check_array_like",
     "check_code",
     "check_finite",
     "check_fitted_modalities",
@@ -124,6 +125,7 @@ def split_modalities(X, estimator=None, reset=True):
     elif isinstance(X, pd.DataFrame) and isinstance(X.columns, pd.MultiIndex):
         data, layout = _split_multiindex_frame(X)
     else:
+        check_array_like(X, "X")
         data, layout = _split_single(X, estimator, reset)
     _check_same_length(data, layout)
     return data, layout
@@ -242,8 +244,50 @@ def tensor_to_array(value, label):
         ) from error
 
 
+def check_array_like(value, label):
+    """Refuse, before numpy reads it, a value that is no array-like.
+
+    numpy turns any object with ``len`` and item access into an array by
+    reading it item by item: an AnnData object then fails deep inside
+    numpy, and iterating a MuData object never ends. So only the forms an
+    array can come from are read: ndarrays, DataFrames and Series, tensors,
+    sparse matrices, lists and tuples, and objects that say how they are an
+    array (``__array__``, ``__array_interface__``, ``__dlpack__``).
+
+    Parameters
+    ----------
+    value : object
+        A block, or X itself.
+    label : str
+        How the message names it.
+    """
+    if isinstance(value, (np.ndarray, pd.DataFrame, pd.Series, list, tuple)):
+        return
+    if torch.is_tensor(value) or sparse.issparse(value):
+        return
+    if any(hasattr(value, name) for name in ("__array__", "__array_interface__", "__dlpack__")):
+        return
+    kind = type(value)
+    hint = _SCVERSE_HINTS.get(kind.__module__.split(".")[0], "")
+    raise TypeError(
+        f"{label} is a {kind.__module__}.{kind.__qualname__}, which is not an input "
+        "form of skmmae: pass a dict of modality name -> array (numpy, pandas, "
+        f"torch, scipy sparse), a DataFrame, or one array.{hint}"
+    )
+
+
+#: Where a scverse container is given, how to pass its matrices instead.
+_SCVERSE_HINTS = {
+    "anndata": " For an AnnData, pass its matrices by name, e.g. "
+    "{'rna': adata.X, 'protein': adata.obsm['protein']}.",
+    "mudata": " For a MuData, pass one matrix per modality, e.g. "
+    "{name: mod.X for name, mod in mdata.mod.items()}.",
+}
+
+
 def _as_block(value, label):
     """One modality's value as an ndarray, sparse matrix or DataFrame."""
+    check_array_like(value, label)
     value = tensor_to_array(value, label)
     if sparse.issparse(value) or isinstance(value, (np.ndarray, pd.DataFrame)):
         block = value

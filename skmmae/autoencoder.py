@@ -8,6 +8,7 @@ The estimator stores its parameters and, in ``fit``, builds a skorch net
 """
 
 import copy
+import functools
 import inspect
 import warnings
 from numbers import Integral, Real
@@ -28,6 +29,7 @@ from ._module import PRESENT_SUFFIX, MultimodalAutoencoderModule, Reconstruction
 from ._net import KLWarmup, MultimodalNet, NonFiniteOutput
 from ._readout import KernelReadouts
 from ._refine import CodeScale
+from ._threads import thread_budget
 from ._validation import (
     MISSING_SUFFIX,
     check_code,
@@ -73,6 +75,17 @@ def _sample_rows(data, n, seed):
         return data
     rows = np.sort(np.random.RandomState(seed).choice(n_samples, n, replace=False))
     return {name: block[rows] for name, block in data.items()}
+
+
+def _on_thread_budget(method):
+    """Run ``method`` with torch on the estimator's ``n_threads`` (see skmmae._threads)."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        with thread_budget(self.n_threads):
+            return method(self, *args, **kwargs)
+
+    return wrapper
 
 
 _OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
@@ -277,6 +290,16 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         still reduced in float32 and outputs are float32. Faster on GPUs with
         bf16 tensor cores when combined with ``cuda_graphs``; slightly less
         precise.
+    n_threads : int or None, default=None
+        CPU threads torch computes with in this estimator's methods (``fit``,
+        ``transform``, ...), in the calling thread only. None uses half the
+        CPUs this process may use (at least 1), and never more than the
+        limit in force: ``threadpoolctl.threadpool_limits``,
+        ``OMP_NUM_THREADS``, or the share of a joblib or Dask worker. torch's
+        own default, a thread per core, slows a fit several times over
+        beside another busy process, and half of them much less; on a quiet
+        machine, all cores can be faster (``benchmarks/README.md``,
+        ``bench_contention.py``). Set an int to choose.
     verbose : int, default=0
         0 trains silently; 1 prints skorch's table of losses per epoch.
     random_state : int, RandomState instance or None, default=None
@@ -355,6 +378,7 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         "fused_optimizer": [StrOptions({"auto"}), "boolean"],
         "cuda_graphs": [StrOptions({"auto"}), "boolean"],
         "bf16": ["boolean"],
+        "n_threads": [Interval(Integral, 1, None, closed="left"), None],
         "verbose": ["verbose"],
         "random_state": ["random_state"],
     }
@@ -394,6 +418,7 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         fused_optimizer="auto",
         cuda_graphs="auto",
         bf16=False,
+        n_threads=None,
         verbose=0,
         random_state=None,
     ):
@@ -429,6 +454,7 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         self.fused_optimizer = fused_optimizer
         self.cuda_graphs = cuda_graphs
         self.bf16 = bf16
+        self.n_threads = n_threads
         self.verbose = verbose
         self.random_state = random_state
 
@@ -473,7 +499,8 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         """
         previous = dict(self.__dict__)
         try:
-            self._fit(X)
+            with thread_budget(self.n_threads):
+                self._fit(X)
         except BaseException:
             # Nothing half-built may stay: no new model without its post-fit
             # steps, and no loss of the previous fitted model.
@@ -531,6 +558,7 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
             stacklevel=3,
         )
 
+    @_on_thread_budget
     def transform(self, X, return_std=False):
         """Encode X into the shared code.
 
@@ -563,6 +591,7 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         mean, logvar = self.net_.encode_with_logvar(data)
         return self._finite_codes(mean, X), np.exp(0.5 * logvar)
 
+    @_on_thread_budget
     def predict_modality(self, X, target):
         """Predict the modality ``target`` from the other modalities of X.
 
@@ -639,6 +668,7 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         codes = rng.standard_normal((n_samples, self.encoding_dim)).astype(np.float32)
         return self.inverse_transform(codes)
 
+    @_on_thread_budget
     def inverse_transform(self, X):
         """Reconstruct every modality from codes.
 
@@ -673,6 +703,7 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         restored = {name: m.restore(decoded[name]) for name, m in self.modalities_.items()}
         return restore_layout(restored, self._layout, index=index)
 
+    @_on_thread_budget
     def score(self, X, y=None):
         """Negative mean reconstruction loss of X (higher is better).
 

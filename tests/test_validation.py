@@ -867,3 +867,59 @@ def test_a_multiindex_frame_without_columns():
     frame = pd.DataFrame(index=range(5), columns=pd.MultiIndex.from_tuples([], names=["m", "f"]))
     with pytest.raises(ValueError, match=r"X has no modalities: its MultiIndex columns"):
         make_estimator().fit(frame)
+
+
+class _Container:
+    """A stand-in for AnnData / MuData: sized and indexable, each item a view of it.
+
+    numpy reads such an object item by item, and then each item, and so on:
+    with MuData that never ends. This one counts the items read and stops
+    the test after a few, so that a failure shows instead of a hang.
+    """
+
+    def __init__(self, counter=None):
+        self.counter = counter if counter is not None else [0]
+        self.shape = (5, 3)
+
+    def __len__(self):
+        return 5
+
+    def __getitem__(self, index):
+        self.counter[0] += 1
+        if self.counter[0] > 1000:
+            raise RuntimeError("numpy iterated the container")
+        return type(self)(self.counter)
+
+
+def _stand_in(module):
+    name = "AnnData" if module == "anndata" else "MuData"
+    return type(name, (_Container,), {"__module__": f"{module}._core"})
+
+
+@pytest.mark.parametrize(
+    "module, hint", [("anndata", r"adata\.X"), ("mudata", r"mdata\.mod\.items")]
+)
+def test_scverse_containers_are_refused_at_once(module, hint):
+    container = _stand_in(module)()
+    message = rf"X is a {module}\._core\.\w+, which is not an input form.*{hint}"
+    with pytest.raises(TypeError, match=message):
+        make_estimator().fit(container)
+    with pytest.raises(TypeError, match=rf"Modality 'rna' is a {module}\._core\.\w+.*{hint}"):
+        make_estimator().fit({"rna": container})
+    assert container.counter[0] == 0  # never read item by item
+
+
+def test_other_containers_are_refused_and_array_likes_accepted():
+    with pytest.raises(TypeError, match=r"X is a builtins\.range, which is not an input form"):
+        make_estimator().fit(range(10))
+
+    class ArrayLike:
+        def __init__(self, values):
+            self.values = values
+
+        def __array__(self, dtype=None, copy=None):
+            return self.values
+
+    X = make_blocks()
+    codes = make_estimator().fit({"a": ArrayLike(X["a"]), "b": X["b"]}).transform(X)
+    assert codes.shape == (N_SAMPLES, ENCODING_DIM)
