@@ -20,7 +20,8 @@ shuffled batches, the last partial batch kept.
              numpy arrays, then collation). A small subclass only makes X
              its own target (no ``y`` is built).
 (c) skmmae   ``MultimodalAutoencoder(encoding_dim=32, hidden_dims=(256, 128),
-             fusion="concat", random_state=0)`` with the options that add
+             fusion="concat", random_state=0)``, on ``--threads`` threads as
+             the other sides (``n_threads``), with the options that add
              compute (``layer_norm``, ``dropout``, ``noise_std``,
              ``input_dropout``, ``modality_dropout``) off. Because the data is already
              standardized, skmmae's in-model standardization is a no-op in
@@ -341,6 +342,9 @@ def skmmae_estimator(batch_size, device, **options):
         batch_size=batch_size,
         max_epochs=1,
         device=str(device),
+        # The threads of the loops it is compared with (--threads), not the
+        # estimator's default budget (half the CPUs).
+        n_threads=torch.get_num_threads(),
         random_state=SEED,
         **params,
     )
