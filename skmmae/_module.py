@@ -9,6 +9,7 @@ under the key ``name + PRESENT_SUFFIX``. Values in missing rows are never
 read into a code nor scored.
 """
 
+import contextlib
 from typing import NamedTuple
 
 import torch
@@ -28,6 +29,19 @@ __all__ = [
 
 #: Key suffix of the presence mask of a modality inside a batch.
 PRESENT_SUFFIX = "__present"
+
+
+@contextlib.contextmanager
+def _naming(name):
+    """Prefix the modality's name to a ``ValueError``/``TypeError`` raised while building it.
+
+    A custom encoder or decoder (a user's factory or module) is checked
+    when the model is built, where the kind that checks it knows no name.
+    """
+    try:
+        yield
+    except (TypeError, ValueError) as error:
+        raise type(error)(f"Modality {name!r}: {error}") from error
 
 
 def split_presence(inputs):
@@ -146,12 +160,15 @@ class MultimodalAutoencoderModule(nn.Module):
         self.scalers = ModalityDict({n: m.build_scaler() for n, m in modalities.items()})
         encoders, widths = {}, {}
         for name, modality in modalities.items():
-            encoders[name], widths[name] = modality.build_encoder(hidden_dims)
+            with _naming(name):
+                encoders[name], widths[name] = modality.build_encoder(hidden_dims)
         self.encoders = ModalityDict(encoders)
         self.fusion = make_fusion(fusion, widths, encoding_dim, variational)
-        self.decoders = ModalityDict(
-            {n: m.build_decoder(encoding_dim, hidden_dims) for n, m in modalities.items()}
-        )
+        decoders = {}
+        for name, modality in modalities.items():
+            with _naming(name):
+                decoders[name] = modality.build_decoder(encoding_dim, hidden_dims)
+        self.decoders = ModalityDict(decoders)
         self.cross_decoders = None
         if own_cross_decoders and cross_weight and len(modalities) > 1:
             # No dropout here: it cost cross-modal prediction more than it

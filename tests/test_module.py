@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from skmmae import MultimodalAutoencoder
 from skmmae._layers import Dropout, dropout, mlp
 from skmmae._module import AutoencoderOutput, MultimodalAutoencoderModule, ReconstructionLoss
 from skmmae.fusion import FUSIONS, make_fusion
@@ -156,3 +157,15 @@ def test_dropout_leaves_other_devices_to_torch():
     y = dropout(torch.ones(4, 3, device="meta"), 0.5)
     assert y.device.type == "meta" and y.shape == (4, 3)
 
+
+
+def test_errors_building_a_custom_part_name_the_modality():
+    X = {"a": np.ones((6, 2)), "b": np.zeros((6, 3))}
+    bad = Continuous(encoder=lambda: "not a module")
+    ae = MultimodalAutoencoder(2, max_epochs=1, modalities={"b": bad})
+    with pytest.raises(TypeError, match=r"Modality 'b': The encoder factory of Continuous must"):
+        ae.fit(X)
+    bad = Continuous(decoder=3)
+    ae = MultimodalAutoencoder(2, max_epochs=1, modalities={"b": bad})
+    with pytest.raises(TypeError, match=r"Modality 'b': The 'decoder' parameter of Continuous"):
+        ae.fit(X)
