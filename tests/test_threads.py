@@ -1,5 +1,6 @@
 """The estimator's thread budget: torch's CPU threads in its methods, per calling thread."""
 
+import contextlib
 import threading
 
 import numpy as np
@@ -9,6 +10,7 @@ from joblib import Parallel, delayed, parallel_config
 from skorch.callbacks import Callback
 from threadpoolctl import threadpool_limits
 
+import skmmae._threads as threads_module
 from skmmae import MultimodalAutoencoder
 from skmmae._threads import default_threads, thread_budget, usable_cpus
 
@@ -102,3 +104,19 @@ def test_a_loky_worker_stays_within_its_share(share):
 def test_n_threads_is_validated():
     with pytest.raises(ValueError, match=r"The 'n_threads' parameter of MultimodalAutoencoder"):
         MultimodalAutoencoder(n_threads=0).fit(blocks())
+
+
+def test_without_openmp_the_budget_falls_back_to_torch_and_restores(monkeypatch):
+    # Where torch does not compute with OpenMP, the OpenMP limit changes
+    # nothing (a stand-in for such a build); the budget then sets torch's
+    # threads for the call and back.
+    class NoOpenMP:
+        def limit(self, **kwargs):
+            return contextlib.nullcontext()
+
+    monkeypatch.setattr(threads_module, "_openmp_controller", lambda: NoOpenMP())
+    before = torch.get_num_threads()
+    other = 1 if before != 1 else 2
+    with thread_budget(other):
+        assert torch.get_num_threads() == other
+    assert torch.get_num_threads() == before
