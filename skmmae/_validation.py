@@ -309,7 +309,10 @@ def _as_mask(value, key):
     value = tensor_to_array(value, f"X[{key!r}]")
     if sparse.issparse(value):
         value = value.toarray()
-    if pd.isna(np.asarray(value, dtype=object)).any():
+    # Boolean and integer arrays cannot hold missing values; others (floats,
+    # objects, pandas' nullable arrays) are scanned for them.
+    can_be_missing = not (isinstance(value, np.ndarray) and value.dtype.kind in "biu")
+    if can_be_missing and pd.isna(np.asarray(value, dtype=object)).any():
         raise ValueError(
             f"X[{key!r}] has missing values (NaN, None or pd.NA); a missing-row mask "
             "must be True or False for every sample."
