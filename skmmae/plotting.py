@@ -1,0 +1,330 @@
+"""Figures of a fitted :class:`~skmmae.MultimodalAutoencoder`, drawn with matplotlib.
+
+matplotlib is an optional extra (``pip install skmmae[plot]``), imported
+only when a function here is called. Every function takes ``ax=`` (where to
+draw; a new figure when None), returns what it drew on (the Axes, or the
+Figure for grids), and never calls ``show()``.
+
+X is given in any input form the estimator takes; the functions that need
+one modality's values find them by name, whatever the form.
+"""
+
+import numpy as np
+
+from ._validation import split_modalities
+
+__all__ = [
+    "plot_codes",
+    "plot_prediction",
+    "plot_reconstruction_error",
+    "plot_reconstructions",
+    "plot_training",
+]
+
+
+def _pyplot():
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError as error:
+        raise ImportError(
+            "skmmae.plotting needs matplotlib, an optional extra: "
+            "pip install 'skmmae[plot]' (or pip install matplotlib)."
+        ) from error
+    return plt
+
+
+def _axes(ax):
+    if ax is None:
+        _, ax = _pyplot().subplots()
+    return ax
+
+
+def _blocks(X):
+    """X (any input form) as a dict of per-modality arrays."""
+    data, _ = split_modalities(X)
+    return {name: np.asarray(block) for name, block in data.items()}
+
+
+def _modality(estimator, name):
+    if name not in estimator.modalities_:
+        raise ValueError(
+            f"{name!r} is not a fitted modality; the fitted modalities are "
+            f"{list(estimator.modalities_)}."
+        )
+    return estimator.modalities_[name]
+
+
+def plot_training(estimator, ax=None):
+    """Training (and validation) loss per epoch, from the net's history.
+
+    Parameters
+    ----------
+    estimator : MultimodalAutoencoder
+        A fitted estimator.
+    ax : matplotlib Axes, default=None
+        Where to draw; a new figure when None.
+
+    Returns
+    -------
+    matplotlib Axes
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skmmae import MultimodalAutoencoder
+    >>> from skmmae.plotting import plot_training
+    >>> X = {"a": np.random.default_rng(0).normal(size=(40, 3))}
+    >>> ae = MultimodalAutoencoder(2, max_epochs=4, random_state=0).fit(X)
+    >>> ax = plot_training(ae)
+    >>> [line.get_label() for line in ax.get_lines()]
+    ['training loss']
+    """
+    ax = _axes(ax)
+    rows = [row for row in estimator.net_.history if "train_loss" in row]
+    epochs = [row["epoch"] for row in rows]
+    ax.plot(epochs, [row["train_loss"] for row in rows], marker=".", label="training loss")
+    if rows and "valid_loss" in rows[0]:
+        ax.plot(epochs, [row["valid_loss"] for row in rows], marker=".", label="validation loss")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    ax.legend()
+    return ax
+
+
+def plot_codes(estimator, X, labels=None, projection=None, ax=None, **scatter_kwargs):
+    """The codes of X on a plane, coloured by a label.
+
+    Parameters
+    ----------
+    estimator : MultimodalAutoencoder
+        A fitted estimator.
+    X : dict, SliceDict, DataFrame or array-like
+        Data in a form the estimator takes.
+    labels : array-like of shape (n_samples,), default=None
+        Colours the points (a legend entry per distinct label).
+    projection : object with ``fit_transform``, default=None
+        Maps the codes to 2-D, e.g. ``sklearn.manifold.TSNE()``. None: the
+        codes themselves when they have 2 dimensions (or 1, against zero),
+        else their first two principal components.
+    ax : matplotlib Axes, default=None
+        Where to draw; a new figure when None.
+    **scatter_kwargs
+        Passed to ``Axes.scatter``.
+
+    Returns
+    -------
+    matplotlib Axes
+
+    Examples
+    --------
+    >>> from skmmae import MultimodalAutoencoder
+    >>> from skmmae.datasets import load_mfeat
+    >>> from skmmae.plotting import plot_codes
+    >>> X, y = load_mfeat(return_X_y=True)
+    >>> ae = MultimodalAutoencoder(8, max_epochs=2, random_state=0).fit(X[:200])
+    >>> ax = plot_codes(ae, X[:200], labels=y[:200])
+    >>> sum(len(points.get_offsets()) for points in ax.collections)
+    200
+    """
+    ax = _axes(ax)
+    codes = estimator.transform(X)
+    if projection is not None:
+        plane = np.asarray(projection.fit_transform(codes))
+    elif codes.shape[1] <= 2:
+        plane = np.column_stack([codes, np.zeros((len(codes), 2 - codes.shape[1]))])
+    else:
+        from sklearn.decomposition import PCA
+
+        plane = PCA(n_components=2).fit_transform(codes)
+    if labels is None:
+        ax.scatter(plane[:, 0], plane[:, 1], **scatter_kwargs)
+    else:
+        labels = np.asarray(labels)
+        for label in np.unique(labels):
+            chosen = labels == label
+            ax.scatter(plane[chosen, 0], plane[chosen, 1], label=str(label), **scatter_kwargs)
+        ax.legend(title="label", fontsize="small")
+    names = ("code 1", "code 2") if projection is None and codes.shape[1] <= 2 else ("1st", "2nd")
+    ax.set_xlabel(names[0])
+    ax.set_ylabel(names[1])
+    return ax
+
+
+def _as_pictures(values, modality):
+    """Samples of an image or video modality as 2-D pictures (H, W) or (H, W, 3)."""
+    values = modality.validate(values)  # (n, C, H, W) or (n, C, T, H, W), model layout
+    if values.ndim == 5:  # clips: the frames side by side
+        values = np.concatenate(list(np.moveaxis(values, 2, 0)), axis=-1)
+    if values.shape[1] == 1:
+        return values[:, 0]
+    return np.moveaxis(values[:, :3], 1, -1).clip(0, 1)
+
+
+def plot_reconstructions(estimator, X, modality, n=8, ax=None):
+    """Original samples of an image or video modality above their reconstructions.
+
+    Parameters
+    ----------
+    estimator : MultimodalAutoencoder
+        A fitted estimator.
+    X : dict, SliceDict, DataFrame or array-like
+        Data in a form the estimator takes; its first ``n`` samples are drawn.
+    modality : str
+        An image or video modality. Clips are drawn as strips of frames.
+    n : int, default=8
+        Number of samples.
+    ax : array of matplotlib Axes of shape (2, n), default=None
+        Where to draw; a new figure when None.
+
+    Returns
+    -------
+    matplotlib Figure
+
+    Examples
+    --------
+    >>> from skmmae import MultimodalAutoencoder
+    >>> from skmmae.datasets import load_digits_words
+    >>> from skmmae.plotting import plot_reconstructions
+    >>> X, y = load_digits_words(return_X_y=True)
+    >>> kinds = {"image": "image", "text": "tokens"}
+    >>> ae = MultimodalAutoencoder(8, modalities=kinds, max_epochs=2, random_state=0).fit(X[:100])
+    >>> fig = plot_reconstructions(ae, X[:100], "image", n=4)
+    >>> sum(len(a.images) for a in fig.axes)
+    8
+    """
+    kind = _modality(estimator, modality)
+    if kind.kind not in ("image", "video"):
+        raise ValueError(
+            f"plot_reconstructions draws image and video modalities; {modality!r} is "
+            f"{kind.kind!r}. Use plot_reconstruction_error for other kinds."
+        )
+    blocks = _blocks(X)
+    rows = {name: block[:n] for name, block in blocks.items()}
+    rebuilt = _blocks(estimator.inverse_transform(estimator.transform(rows)))
+    originals = _as_pictures(rows[modality], kind)
+    reconstructions = _as_pictures(rebuilt[modality], kind)
+    count = len(originals)
+    if ax is None:
+        fig, ax = _pyplot().subplots(2, count, figsize=(1.2 * count, 2.6), squeeze=False)
+    ax = np.asarray(ax).reshape(2, count)
+    for column in range(count):
+        for row, pictures in enumerate((originals, reconstructions)):
+            axis = ax[row, column]
+            axis.imshow(pictures[column], cmap="gray" if pictures.ndim == 3 else None)
+            axis.set_xticks([])
+            axis.set_yticks([])
+    ax[0, 0].set_ylabel("original")
+    ax[1, 0].set_ylabel("rebuilt")
+    return ax[0, 0].figure
+
+
+def plot_prediction(estimator, X, target, feature=None, ax=None, **scatter_kwargs):
+    """Observed values of one modality against those predicted from the others.
+
+    Parameters
+    ----------
+    estimator : MultimodalAutoencoder
+        A fitted estimator of several modalities.
+    X : dict, SliceDict or DataFrame
+        Data in a form the estimator takes, ``target`` included (its values
+        are the observed ones; the prediction does not see them).
+    target : str
+        The modality to predict.
+    feature : int, default=None
+        Draw one feature (column) only; None draws every value.
+    ax : matplotlib Axes, default=None
+        Where to draw; a new figure when None.
+    **scatter_kwargs
+        Passed to ``Axes.scatter``.
+
+    Returns
+    -------
+    matplotlib Axes
+
+    Examples
+    --------
+    >>> from skmmae import MultimodalAutoencoder
+    >>> from skmmae.datasets import load_mfeat
+    >>> from skmmae.plotting import plot_prediction
+    >>> X, y = load_mfeat(return_X_y=True)
+    >>> ae = MultimodalAutoencoder(8, max_epochs=2, random_state=0).fit(X[:200])
+    >>> ax = plot_prediction(ae, X[:200], "mor")
+    >>> len(ax.collections[0].get_offsets())  # 200 samples x 6 features
+    1200
+    """
+    _modality(estimator, target)
+    blocks = _blocks(X)
+    observed = blocks[target].reshape(len(blocks[target]), -1)
+    others = {name: block for name, block in blocks.items() if name != target}
+    predicted = np.asarray(estimator.predict_modality(others, target)).reshape(len(observed), -1)
+    if feature is not None:
+        observed, predicted = observed[:, [feature]], predicted[:, [feature]]
+    ax = _axes(ax)
+    ax.scatter(observed.ravel(), predicted.ravel(), s=scatter_kwargs.pop("s", 4), **scatter_kwargs)
+    low = float(min(observed.min(), predicted.min()))
+    high = float(max(observed.max(), predicted.max()))
+    ax.plot([low, high], [low, high], color="gray", linewidth=1, label="predicted = observed")
+    what = target if feature is None else f"{target}[{feature}]"
+    ax.set_xlabel(f"observed {what}")
+    ax.set_ylabel("predicted from the others")
+    ax.legend(fontsize="small")
+    return ax
+
+
+def plot_reconstruction_error(estimator, X, modality=None, ax=None):
+    """Reconstruction error of X per modality, or per feature of one modality.
+
+    Per modality, the bars are each modality's loss in the units training
+    uses (standardized MSE for continuous data, cross-entropy for
+    categories and tokens, ...). Per feature, they are the mean squared
+    error of each feature of a continuous modality, in standardized units.
+
+    Parameters
+    ----------
+    estimator : MultimodalAutoencoder
+        A fitted estimator.
+    X : dict, SliceDict, DataFrame or array-like
+        Data in a form the estimator takes.
+    modality : str, default=None
+        None: one bar per modality; a name: one bar per feature of it.
+    ax : matplotlib Axes, default=None
+        Where to draw; a new figure when None.
+
+    Returns
+    -------
+    matplotlib Axes
+
+    Examples
+    --------
+    >>> from skmmae import MultimodalAutoencoder
+    >>> from skmmae.datasets import load_mfeat
+    >>> from skmmae.plotting import plot_reconstruction_error
+    >>> X, y = load_mfeat(return_X_y=True)
+    >>> ae = MultimodalAutoencoder(8, max_epochs=2, random_state=0).fit(X[:200])
+    >>> len(plot_reconstruction_error(ae, X[:200]).patches)
+    6
+    >>> len(plot_reconstruction_error(ae, X[:200], modality="mor").patches)
+    6
+    """
+    ax = _axes(ax)
+    if modality is None:
+        losses = estimator.net_.modality_losses(estimator._inference_data(X))
+        ax.bar(list(losses), list(losses.values()))
+        ax.set_xlabel("modality")
+        ax.set_ylabel("loss (training units)")
+        return ax
+    kind = _modality(estimator, modality)
+    if kind.kind != "continuous":
+        raise ValueError(
+            f"Errors per feature are drawn for continuous modalities; {modality!r} is "
+            f"{kind.kind!r}. Draw it per modality (modality=None)."
+        )
+    blocks = _blocks(X)
+    rebuilt = _blocks(estimator.inverse_transform(estimator.transform(X)))
+    n = len(blocks[modality])
+    difference = (blocks[modality] - rebuilt[modality]).reshape(n, -1) / np.ravel(kind.scale_)
+    errors = (difference**2).mean(axis=0)
+    ax.bar(np.arange(len(errors)), errors)
+    ax.set_xlabel(f"feature of {modality}")
+    ax.set_ylabel("MSE (standardized)")
+    return ax
