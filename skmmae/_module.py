@@ -442,9 +442,9 @@ class ReconstructionLoss(nn.Module):
         total = sum(weights.values())
         self.weights = {name: weights[name] / total for name in self.modalities}
         self.beta = beta
-        # The loss terms summed since the last reset, to tell which went
-        # non-finite (see _watch).
-        self._term_sums = None
+        # The loss terms summed over this epoch's samples, per mode (training
+        # or not), on the device (see _watch).
+        self._term_sums = {}
         self._term_names = None
 
     def loss_sums(self, output):
@@ -517,35 +517,50 @@ class ReconstructionLoss(nn.Module):
         kl = self.kl_sum(output)
         losses = self.per_modality(output)
         kl = None if kl is None else kl / len(output.code)
-        self._watch(losses, kl)
+        self._watch(losses, kl, len(output.code))
         return self.combine(losses, kl)
 
-    def _watch(self, losses, kl):
-        """Add the loss terms to running sums on their device: no host sync per step.
+    def _watch(self, losses, kl, n_samples):
+        """Add the loss terms, times the batch's size, to this mode's sums on their device.
 
-        NaN and infinity stay in a sum, so a non-finite sum tells which term
-        went non-finite. Two kernels per step (stack, add) in one tensor,
-        updated in place, which a CUDA graph capture then replays.
+        No host sync per step: the sums are read once per epoch
+        (:meth:`term_sums`). NaN and infinity stay in a sum, so a non-finite
+        sum also tells which term went non-finite. Two kernels per step
+        (stack, add) into one tensor per mode, updated in place, which a
+        CUDA graph capture then replays.
         """
         values = [*losses.values()] if kl is None else [*losses.values(), kl]
         terms = torch.stack([value.detach() for value in values])
         names = [*losses] if kl is None else [*losses, None]
-        if self._term_sums is None or self._term_names != names:
-            self._term_sums, self._term_names = terms, names
+        if names != self._term_names:
+            self._term_names, self._term_sums = names, {}
+        sums = self._term_sums.get(self.training)
+        if sums is None:
+            self._term_sums[self.training] = terms * n_samples
         else:
-            self._term_sums += terms
+            sums.add_(terms, alpha=n_samples)
 
-    def reset_nonfinite_terms(self):
-        """Forget the terms seen so far."""
-        if self._term_sums is not None:
-            self._term_sums.zero_()
+    def reset_terms(self):
+        """Start new sums (at the start of an epoch)."""
+        for sums in self._term_sums.values():
+            sums.zero_()
 
-    def nonfinite_terms(self):
-        """The terms non-finite since the last reset: modality names, None for the KL term."""
-        if self._term_sums is None:
-            return []
-        finite = torch.isfinite(self._term_sums).tolist()
-        return [name for name, ok in zip(self._term_names, finite) if not ok]
+    def term_sums(self, training=True):
+        """Each term summed over the samples since :meth:`reset_terms`, on the host.
+
+        Parameters
+        ----------
+        training : bool, default=True
+            The sums of training steps, or of evaluation (validation) passes.
+
+        Returns
+        -------
+        dict
+            Modality name (None for the KL term) -> sum of its mean loss
+            per batch times the batch's size; empty before any step.
+        """
+        sums = self._term_sums.get(training)
+        return {} if sums is None else dict(zip(self._term_names, sums.tolist()))
 
 
 def _kl(mean, logvar):

@@ -94,6 +94,9 @@ class MultimodalNet(NeuralNet):
         graph_warmup_steps=3,
         **kwargs,
     ):
+        # Each modality's loss per epoch (skmmae._loss_terms) is a dict per
+        # row: kept in the history, left out of the printed table.
+        kwargs.setdefault("callbacks__print_log__keys_ignored", ["train_losses", "valid_losses"])
         super().__init__(
             module,
             criterion,

@@ -23,7 +23,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._averaging import WeightAverage
 from ._compat import Interval, StrOptions, _fit_context
 from ._data import TensorValidSplit
-from ._divergence import FiniteLossCheck
+from ._loss_terms import LossTerms
 from ._layers import HiddenLayers
 from ._module import PRESENT_SUFFIX, MultimodalAutoencoderModule, ReconstructionLoss
 from ._net import KLWarmup, MultimodalNet, NonFiniteOutput
@@ -981,7 +981,7 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         optimizer = _OPTIMIZERS.get(self.optimizer, self.optimizer)
         optimizer_kwargs, graphs = self._speed_options(optimizer, device)
         # First: no other callback may act on a diverged loss or model.
-        callbacks = [("finite_loss", FiniteLossCheck())]
+        callbacks = [("loss_terms", LossTerms())]
         callbacks += copy.deepcopy(list(self.callbacks or []))
         if self._kl_warmup():
             callbacks.append(("kl_warmup", KLWarmup(self.beta, self.kl_warmup_epochs)))

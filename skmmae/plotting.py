@@ -55,7 +55,11 @@ def _modality(estimator, name):
 
 
 def plot_training(estimator, ax=None):
-    """Training (and validation) loss per epoch, from the net's history.
+    """Training (and validation) loss per epoch, and each modality's, from the history.
+
+    The total is the loss training minimizes (the weighted mean of the
+    modalities' losses, plus the KL term in variational mode); each
+    modality's own loss is drawn dashed.
 
     Parameters
     ----------
@@ -77,7 +81,7 @@ def plot_training(estimator, ax=None):
     >>> ae = MultimodalAutoencoder(2, max_epochs=4, random_state=0).fit(X)
     >>> ax = plot_training(ae)
     >>> [line.get_label() for line in ax.get_lines()]
-    ['training loss']
+    ['training loss', 'a']
     """
     ax = _axes(ax)
     rows = [row for row in estimator.net_.history if "train_loss" in row]
@@ -85,6 +89,9 @@ def plot_training(estimator, ax=None):
     ax.plot(epochs, [row["train_loss"] for row in rows], marker=".", label="training loss")
     if rows and "valid_loss" in rows[0]:
         ax.plot(epochs, [row["valid_loss"] for row in rows], marker=".", label="validation loss")
+    for name in rows[0].get("train_losses", {}) if rows else ():
+        losses = [row["train_losses"][name] for row in rows]
+        ax.plot(epochs, losses, linestyle="--", linewidth=1, label=str(name))
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss")
     ax.legend()

@@ -37,12 +37,16 @@ def mfeat():
 
 def test_training_curves_have_a_point_per_epoch():
     X = {"a": np.random.default_rng(0).normal(size=(60, 3))}
-    ax = plot_training(MultimodalAutoencoder(2, **FAST).fit(X))
-    (train,) = ax.get_lines()
+    ae = MultimodalAutoencoder(2, **FAST).fit(X)
+    train, modality = plot_training(ae).get_lines()
     assert list(train.get_xdata()) == [1, 2, 3]
+    # One modality: its own loss is the whole loss.
+    np.testing.assert_allclose(modality.get_ydata(), train.get_ydata(), rtol=1e-5)
+    X["b"] = np.random.default_rng(1).normal(size=(60, 2))
     stopping = MultimodalAutoencoder(2, early_stopping=True, **FAST).fit(X)
     lines = plot_training(stopping).get_lines()
-    assert [line.get_label() for line in lines] == ["training loss", "validation loss"]
+    labels = ["training loss", "validation loss", "a", "b"]
+    assert [line.get_label() for line in lines] == labels
     np.testing.assert_allclose(lines[1].get_ydata(), stopping.net_.history[:, "valid_loss"])
 
 

@@ -7,7 +7,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
 from skmmae import MultimodalAutoencoder
-from skmmae._divergence import _describe
+from skmmae._loss_terms import _describe
 from skmmae._module import AutoencoderOutput, ReconstructionLoss
 from skmmae.modalities import Continuous
 
@@ -57,7 +57,7 @@ def test_divergence_of_the_validation_loss_stops_fit():
         estimator(early_stopping=True, noise_std=1e30, n_iter_no_change=5).fit(blocks())
 
 
-def test_the_criterion_marks_the_terms_that_went_non_finite():
+def test_the_criterion_sums_its_terms_per_mode():
     modalities = {name: Continuous().fit(np.ones((2, 1))) for name in ("a", "b")}
     loss = ReconstructionLoss(modalities)
     finite = torch.zeros(2, 1)
@@ -67,12 +67,14 @@ def test_the_criterion_marks_the_terms_that_went_non_finite():
         return AutoencoderOutput(finite, {"a": torch.full((2, 1), a_value), "b": finite}, targets)
 
     loss(output(0.0))
-    assert loss.nonfinite_terms() == []
+    assert loss.term_sums() == {"a": 0.0, "b": 0.0}
     loss(output(float("inf")))
-    loss(output(0.0))  # the mark stays until reset
-    assert loss.nonfinite_terms() == ["a"]
-    loss.reset_nonfinite_terms()
-    assert loss.nonfinite_terms() == []
+    loss(output(0.0))  # infinity stays in the sum until reset
+    assert loss.term_sums() == {"a": float("inf"), "b": 0.0}
+    loss.reset_terms()
+    assert loss.term_sums() == {"a": 0.0, "b": 0.0}
+    loss.eval()
+    assert loss.term_sums(training=False) == {}  # validation keeps its own sums
 
 
 def test_terms_are_described_in_words():
@@ -80,3 +82,18 @@ def test_terms_are_described_in_words():
     assert _describe(["a", "b", "c"]) == "the losses of modalities 'a', 'b' and 'c'"
     assert _describe(["a", None]) == "the loss of modality 'a' and the KL term"
     assert _describe([]).startswith("no single term")
+
+
+@pytest.mark.parametrize("params", [{}, {"variational": True, "beta": 0.5}, {"early_stopping": True}])
+def test_the_history_has_each_modality_loss_and_they_make_the_loss(params):
+    X = blocks(n=50)
+    ae = estimator(**params).fit(X)
+    for prefix in ("train", "valid") if params.get("early_stopping") else ("train",):
+        for row in ae.net_.history:
+            losses = row[f"{prefix}_losses"]
+            assert list(losses) == ["a", "b"]
+            # The epoch's loss is the weighted sum of the modalities' (plus the
+            # KL term): both are averages over the epoch's samples.
+            combined = sum(ae.modality_weights_[name] * loss for name, loss in losses.items())
+            combined += ae.beta * row.get(f"{prefix}_kl", 0.0) if ae.variational else 0.0
+            assert combined == pytest.approx(row[f"{prefix}_loss"], rel=1e-5)

@@ -1,16 +1,19 @@
-"""Stop a fit whose loss or weights stop being finite, naming what went wrong.
+"""Each modality's loss per epoch: recorded in the history, and a fit stopped when one diverges.
 
-Once one loss is NaN, every gradient and weight after it is NaN, and every
-code and reconstruction the model would give is NaN too. Training on would
-only waste time and return a model that silently outputs NaN, so the fit
-stops at the end of the first epoch whose loss is not finite, with an error
-that names the epoch and the loss terms (modalities, or the KL term) that
-went non-finite.
+The criterion sums each loss term (a modality's loss, the KL term) over
+the samples of an epoch on the device (``ReconstructionLoss.term_sums``).
+:class:`LossTerms` reads those sums once per epoch, which skorch's epoch
+loss already syncs for, and
 
-The criterion watches its terms on the device (see
-``ReconstructionLoss.nonfinite_terms``), so checking costs no host sync per
-step: the epoch's mean loss, which skorch has on the host anyway, is read
-once per epoch, and the terms only when it is not finite.
+- records each modality's mean loss of the epoch in the history, under
+  ``"train_losses"`` and ``"valid_losses"`` (dicts of modality name ->
+  loss), and the mean KL term under ``"train_kl"`` / ``"valid_kl"`` in
+  variational mode;
+- stops the fit at the end of the first epoch whose loss is not finite.
+  Once one loss is NaN, every gradient and weight after it is NaN, and so
+  would be every output: training on would only return a model that
+  silently outputs NaN. The error names the epoch and the terms that went
+  non-finite.
 """
 
 import math
@@ -18,7 +21,7 @@ import math
 import torch
 from skorch.callbacks import Callback
 
-__all__ = ["FiniteLossCheck"]
+__all__ = ["LossTerms"]
 
 _HINT = (
     "Lower lr, check modality_weights, noise_std and beta, and check that the "
@@ -26,19 +29,24 @@ _HINT = (
 )
 
 
-class FiniteLossCheck(Callback):
-    """Raise ``ValueError`` when an epoch's loss, or the final weights, are not finite.
+class LossTerms(Callback):
+    """Record each modality's loss per epoch; raise ``ValueError`` when a loss diverges.
 
     A skorch callback for :class:`~skmmae._net.MultimodalNet`. Put it before
     callbacks that act on the epoch's loss (early stopping) or on the final
     weights (the weight average, the read-outs), so that none of them sees
-    a diverged model.
+    a diverged model. When training ends it also checks that the weights are
+    finite.
 
     Examples
     --------
     >>> import numpy as np
     >>> from skmmae import MultimodalAutoencoder
-    >>> X = {"a": np.random.default_rng(0).normal(size=(40, 3))}
+    >>> rng = np.random.default_rng(0)
+    >>> X = {"a": rng.normal(size=(40, 3)), "b": rng.normal(size=(40, 2))}
+    >>> ae = MultimodalAutoencoder(2, max_epochs=3, random_state=0).fit(X)
+    >>> sorted(ae.net_.history[-1, "train_losses"])
+    ['a', 'b']
     >>> MultimodalAutoencoder(2, lr=1e6, max_epochs=3, random_state=0).fit(X)
     Traceback (most recent call last):
     ...
@@ -46,14 +54,24 @@ class FiniteLossCheck(Callback):
     """
 
     def on_epoch_begin(self, net, **kwargs):
-        net.criterion_.reset_nonfinite_terms()
+        net.criterion_.reset_terms()
 
     def on_epoch_end(self, net, **kwargs):
         row = net.history[-1]
-        for key, what in (("train_loss", "training"), ("valid_loss", "validation")):
-            loss = row.get(key)
+        for prefix, training, what in (("train", True, "training"), ("valid", False, "validation")):
+            samples = sum(batch.get(f"{prefix}_batch_size", 0) for batch in row["batches"])
+            sums = net.criterion_.term_sums(training)
+            if not samples or not sums:
+                continue
+            means = {name: total / samples for name, total in sums.items()}
+            net.history.record(
+                f"{prefix}_losses", {name: v for name, v in means.items() if name is not None}
+            )
+            if None in means:
+                net.history.record(f"{prefix}_kl", means[None])
+            loss = row.get(f"{prefix}_loss")
             if loss is not None and not math.isfinite(loss):
-                terms = net.criterion_.nonfinite_terms()
+                terms = [name for name, value in means.items() if not math.isfinite(value)]
                 raise ValueError(
                     f"Training diverged in epoch {row['epoch']}: the {what} loss became "
                     f"{loss}, through {_describe(terms)}. {_HINT}"
