@@ -111,7 +111,7 @@ from torch import nn
 from torch.nn import functional as F
 
 import skmmae
-from skmmae import MultimodalAutoencoder
+from skmmae import MultimodalAutoencoder, _inference
 
 MODALITIES = {"a": 240, "b": 76}
 HIDDEN_DIMS = (256, 128)
@@ -583,11 +583,14 @@ def benchmark_transform(data, estimator, device, repeats):
         Variant("t:checks", "    of which: checks and copy to the device",
                 lambda: estimator._inference_data(data), per_fit=False),
         Variant("t:encode", "    of which: encode of that copy, codes back",
-                lambda: estimator.net_.encode(on_device), per_fit=False),
+                lambda: _inference.encode(estimator.net_, on_device), per_fit=False),
     ]
-    if getattr(estimator.net_, "cuda_graphs", False):
+    if estimator.net_.cuda_graphs is not None:
         eager = copy.deepcopy(estimator)
-        eager.net_.cuda_graphs = False
+        eager.net_.callbacks_ = [
+            (name, callback) for name, callback in eager.net_.callbacks_
+            if callback is not eager.net_.cuda_graphs
+        ]
         variants.append(Variant("t:eager", "skmmae transform, encode graph off",
                                 lambda: eager.transform(data), per_fit=False))
     outputs = {v.key: v.run() for v in variants}  # warm-up (captures the encode graph)

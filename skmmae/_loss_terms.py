@@ -38,6 +38,12 @@ class LossTerms(Callback):
     a diverged model. When training ends it also checks that the weights are
     finite.
 
+    Attributes
+    ----------
+    epochs_ : int
+        Epochs completed in the last training run (not counting epochs of a
+        history loaded from a checkpoint).
+
     Examples
     --------
     >>> import numpy as np
@@ -52,6 +58,9 @@ class LossTerms(Callback):
     ...
     ValueError: Training diverged in epoch ...
     """
+
+    def on_train_begin(self, net, **kwargs):
+        self.epochs_ = 0
 
     def on_epoch_begin(self, net, **kwargs):
         net.criterion_.reset_terms()
@@ -76,6 +85,7 @@ class LossTerms(Callback):
                     f"Training diverged in epoch {row['epoch']}: the {what} loss became "
                     f"{loss}, through {_describe(terms)}. {_HINT}"
                 )
+        self.epochs_ += 1
 
     def on_train_end(self, net, **kwargs):
         # The last step can turn the weights non-finite after its loss was

@@ -10,7 +10,7 @@ read into a code nor scored.
 """
 
 import contextlib
-from typing import NamedTuple
+import dataclasses
 
 import torch
 from torch import nn
@@ -55,8 +55,14 @@ def split_presence(inputs):
     return values, present
 
 
-class AutoencoderOutput(NamedTuple):
+@dataclasses.dataclass
+class AutoencoderOutput:
     """What ``forward`` returns: everything the loss needs, nothing recomputed.
+
+    A dataclass rather than a tuple: skorch treats a tuple output as several
+    outputs, each to be moved and concatenated on its own, while this one is
+    moved whole by :meth:`to` (as skorch's ``to_device`` does for a caching
+    scorer).
 
     Attributes
     ----------
@@ -83,10 +89,27 @@ class AutoencoderOutput(NamedTuple):
     code: torch.Tensor
     reconstructions: dict
     targets: dict
-    present: dict = {}
+    present: dict = dataclasses.field(default_factory=dict)
     logvar: torch.Tensor = None
     expert_decodings: tuple = None
     experts: tuple = None
+
+    def to(self, device):
+        """This output with every tensor in it on ``device``."""
+        return dataclasses.replace(
+            self, **{f.name: _to(getattr(self, f.name), device) for f in dataclasses.fields(self)}
+        )
+
+
+def _to(value, device):
+    """``value`` (a tensor, or dicts and tuples of them, or None) on ``device``."""
+    if torch.is_tensor(value):
+        return value.to(device)
+    if isinstance(value, dict):
+        return {key: _to(item, device) for key, item in value.items()}
+    if isinstance(value, tuple):
+        return tuple(_to(item, device) for item in value)
+    return value
 
 
 class MultimodalAutoencoderModule(nn.Module):

@@ -29,6 +29,7 @@ import torch
 from skorch.callbacks import Callback
 from torch import nn
 
+from ._inference import batches
 from ._modality_dict import ModalityDict
 
 __all__ = [
@@ -172,7 +173,7 @@ class _Batches:
         self.net, self.X = net, X
 
     def __iter__(self):
-        return iter(self.net._inference_batches(self.X))
+        return batches(self.net, self.X)
 
 
 def _training_codes(module, batches):

@@ -23,12 +23,17 @@ others in its batch.
 import torch
 from skorch.callbacks import Callback
 
-__all__ = ["CodeScale", "REFINE_LR", "refine_codes"]
+from ._inference import encode
+
+__all__ = ["CodeScale", "REFINE_LR", "REFINE_ROWS", "refine_codes"]
 
 #: Adam's step size, as a share of the training codes' standard deviation
 #: (on mfeat, twice this step, or 100 steps instead of 50, changed pix
 #: predicted from the other views by at most 0.0004).
 REFINE_LR = 0.025
+#: Samples whose codes are refined together in ``predict_modality`` (its
+#: batch size): fewer, larger steps than one refinement per inference batch.
+REFINE_ROWS = 4096
 
 
 class CodeScale(Callback):
@@ -53,7 +58,7 @@ class CodeScale(Callback):
     """
 
     def on_train_end(self, net, X=None, y=None, **kwargs):
-        codes = torch.as_tensor(net.encode(X), dtype=torch.float64)
+        codes = torch.as_tensor(encode(net, X), dtype=torch.float64)
         scale = codes.std(dim=0, unbiased=False).mean() if len(codes) > 1 else torch.ones(())
         net.module_.code_scale.fill_(float(scale.clamp_min(1e-6)))
 

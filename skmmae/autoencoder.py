@@ -15,7 +15,7 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
-from skorch.callbacks import Callback, EarlyStopping
+from skorch.callbacks import Callback, EarlyStopping, LRScheduler
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
@@ -25,10 +25,18 @@ from ._compat import Interval, StrOptions, _fit_context
 from ._data import TensorValidSplit
 from ._loss_terms import LossTerms
 from ._layers import HiddenLayers
-from ._module import PRESENT_SUFFIX, MultimodalAutoencoderModule, ReconstructionLoss
-from ._net import KLWarmup, MultimodalNet, NonFiniteOutput
+from ._module import (
+    PRESENT_SUFFIX,
+    MultimodalAutoencoderModule,
+    ReconstructionLoss,
+    split_presence,
+)
+from . import _inference
+from ._cuda_graphs import CudaGraphs
+from ._inference import NonFiniteOutput
+from ._net import KLWarmup, MultimodalNet
 from ._readout import KernelReadouts
-from ._refine import CodeScale
+from ._refine import REFINE_ROWS, CodeScale, refine_codes
 from ._threads import thread_budget
 from ._validation import (
     MISSING_SUFFIX,
@@ -86,6 +94,18 @@ def _on_thread_budget(method):
             return method(self, *args, **kwargs)
 
     return wrapper
+
+
+def _graph_safe(entry):
+    """Whether a user's callback works while CUDA graphs replay the training step.
+
+    Inside the graph the optimizer's hyperparameters are fixed and no
+    gradient is seen by the host: learning-rate schedules and callbacks
+    acting on gradients (e.g. clipping) would silently do nothing.
+    """
+    callback = entry[1] if isinstance(entry, tuple) else entry
+    kind = callback if isinstance(callback, type) else type(callback)
+    return not issubclass(kind, LRScheduler) and kind.on_grad_computed is Callback.on_grad_computed
 
 
 _OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
@@ -281,7 +301,9 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         each epoch runs eagerly, so every sample is used. Inside the graph the
         learning rate is fixed and ``on_grad_computed`` callbacks (e.g.
         gradient clipping) see no replayed step, so ``"auto"`` captures only
-        on CUDA, with ``"adam"`` / ``"adamw"`` and no ``callbacks``. ``True``
+        on CUDA, with ``"adam"`` / ``"adamw"``, and with no callback among
+        ``callbacks`` that schedules the learning rate or acts on gradients
+        (others, such as ``ProgressBar`` or ``Checkpoint``, see every step). ``True``
         raises an error when the device is not CUDA. With graphs on,
         :meth:`transform` also replays a captured encode step for its full
         batches.
@@ -543,7 +565,7 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         steps; skorch's early stopping (ours, or one in ``callbacks``) ends
         the loop the same way, which is no interruption.
         """
-        completed = sum("train_loss" in row for row in self.net_.history)
+        completed = dict(self.net_.callbacks_)["loss_terms"].epochs_
         if completed == self.max_epochs:
             return
         for _, callback in self.net_.callbacks_:
@@ -587,8 +609,8 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
             )
         data = self._inference_data(X)
         if not return_std:
-            return self._finite_codes(self.net_.encode(data), X)
-        mean, logvar = self.net_.encode_with_logvar(data)
+            return self._finite_codes(_inference.encode(self.net_, data), X)
+        mean, logvar = _inference.encode_with_logvar(self.net_, data)
         return self._finite_codes(mean, X), np.exp(0.5 * logvar)
 
     @_on_thread_budget
@@ -631,7 +653,9 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         index = getattr(X, "index", None)
         data = self._inference_data(X, leave_out=target)
         try:
-            values = self.net_.predict_modality(data, target, self.refine_steps)
+            values = _inference.predict(
+                self.net_, data, target, self._prediction(target), REFINE_ROWS
+            )
         except NonFiniteOutput as error:
             self._explain_nonfinite(X, error.rows[target], "predict_modality", leave_out=target)
             raise ValueError(
@@ -642,6 +666,24 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         return restore_modality(
             self.modalities_[target].restore(values), self._layout, target, index=index
         )
+
+    def _prediction(self, target):
+        """Batch of the other modalities -> ``target`` in model units (see predict_modality)."""
+        net, module, steps = self.net_, self.net_.module_, self.refine_steps
+
+        def predict(batch):
+            values, present = split_presence(batch)
+            with torch.no_grad(), net.autocast():
+                targets = module.scale(values)
+                code = module.posterior(targets, present).mean.float()
+                prediction = module.predict(code, target).float()
+            if not steps:
+                return prediction
+            refined = refine_codes(module, net.criterion_, code, targets, present, steps)
+            with torch.no_grad():
+                return 0.5 * (prediction + module.decode(refined, [target])[target].float())
+
+        return predict
 
     def sample(self, n_samples=1, random_state=None):
         """Draw new samples of every modality from the prior N(0, I).
@@ -689,7 +731,7 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         index = getattr(X, "index", None)
         codes = check_code(X, self.encoding_dim, type(self).__name__)
         try:
-            decoded = self.net_.decode(codes)
+            decoded = _inference.decode(self.net_, codes, self.net_.module_.decode)
         except NonFiniteOutput as error:
             name, rows = next(iter(error.rows.items()))
             raise_for_rows(
@@ -724,12 +766,12 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         score : float
         """
         data = self._inference_data(X)
-        loss = self.net_.reconstruction_loss(data)
+        losses, kl = _inference.loss_totals(self.net_, data)
+        loss = float(self.net_.criterion_.combine(losses, kl))
         if not np.isfinite(loss):
-            bad = ~np.isfinite(self.net_.encode(data)).all(axis=1)
+            bad = ~np.isfinite(_inference.encode(self.net_, data)).all(axis=1)
             if bad.any():
                 self._explain_nonfinite(X, bad, "score")
-            losses = self.net_.modality_losses(data)
             names = [self._layout.describe(n) for n, v in losses.items() if not np.isfinite(v)]
             raise ValueError(
                 f"score: the reconstruction loss of {', '.join(names) or 'X'} is not "
@@ -785,7 +827,7 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
                 for key, block in data.items()
                 if key in (name, name + PRESENT_SUFFIX)
             }
-            if np.isfinite(self.net_.encode(alone)).all():
+            if np.isfinite(_inference.encode(self.net_, alone)).all():
                 continue
             magnitude = float(abs(alone[name]).max())  # abs() serves sparse blocks too
             raise_for_rows(
@@ -852,7 +894,7 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
     def _resolve_weights(self, data, seed):
         """Per-modality loss weights summing to one, from ``modality_weights``."""
         if self.modality_weights == "balanced":
-            initial = self.net_.modality_losses(_sample_rows(data, 2048, seed))
+            initial, _ = _inference.loss_totals(self.net_, _sample_rows(data, 2048, seed))
             weights = {name: 1.0 / max(loss, 1e-8) for name, loss in initial.items()}
         else:
             given = self._named("modality_weights", self.modalities_)
@@ -951,7 +993,12 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         graphs = self.cuda_graphs
         if graphs == "auto":
             # A KL warm-up changes beta between epochs, which a graph would freeze.
-            graphs = on_cuda and builtin_adam and not self.callbacks and not self._kl_warmup()
+            graphs = (
+                on_cuda
+                and builtin_adam
+                and all(_graph_safe(entry) for entry in self.callbacks or [])
+                and not self._kl_warmup()
+            )
         if graphs and not on_cuda:
             raise ValueError(
                 f"cuda_graphs=True needs a CUDA device; the device is {device}. "
@@ -1000,6 +1047,8 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
             callbacks.append(("weight_average", WeightAverage(self.ema_decay)))
         # Last: they read the final weights that the callbacks above set.
         callbacks.append(("code_scale", CodeScale()))
+        if graphs:
+            callbacks.append(("cuda_graphs", CudaGraphs()))
         if self.readout == "kernel":
             callbacks.append(("kernel_readouts", KernelReadouts(seed)))
         return MultimodalNet(
@@ -1021,7 +1070,6 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
             optimizer=optimizer,
             optimizer__weight_decay=self.weight_decay,
             **{f"optimizer__{key}": value for key, value in optimizer_kwargs.items()},
-            cuda_graphs=graphs,
             bf16=self.bf16,
             lr=self.lr,
             max_epochs=self.max_epochs,

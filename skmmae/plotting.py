@@ -11,6 +11,7 @@ one modality's values find them by name, whatever the form.
 
 import numpy as np
 
+from ._inference import loss_totals
 from ._validation import split_modalities
 
 __all__ = [
@@ -315,7 +316,7 @@ def plot_reconstruction_error(estimator, X, modality=None, ax=None):
     """
     ax = _axes(ax)
     if modality is None:
-        losses = estimator.net_.modality_losses(estimator._inference_data(X))
+        losses, _ = loss_totals(estimator.net_, estimator._inference_data(X))
         ax.bar(list(losses), list(losses.values()))
         ax.set_xlabel("modality")
         ax.set_ylabel("loss (training units)")

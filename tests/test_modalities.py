@@ -17,6 +17,7 @@ from sklearn.model_selection import GridSearchCV, train_test_split
 from torch import nn
 
 from skmmae import MultimodalAutoencoder
+from skmmae._inference import loss_totals
 from skmmae.datasets import load_mfeat
 from skmmae.modalities import (
     KINDS,
@@ -301,7 +302,7 @@ def test_balanced_weights_equalize_initial_losses(mfeat):
     class Probe(MultimodalAutoencoder):
         # Record the starting losses the estimator saw, from the same seeded net.
         def _resolve_weights(self, data, seed):
-            captured.update(self.net_.modality_losses(data))  # all 300 rows are probed
+            captured.update(loss_totals(self.net_, data)[0])  # all 300 rows are probed
             return super()._resolve_weights(data, seed)
 
     probe = Probe(**ae.get_params()).fit(data)

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from skmmae import MultimodalAutoencoder
-from skmmae import _net
+from skmmae import autoencoder
 from skmmae._refine import refine_codes
 from skmmae.datasets import load_mfeat
 
@@ -139,7 +139,7 @@ def test_each_sample_is_refined_on_its_own(fitted, mfeat_split, monkeypatch):
     alone = fitted.predict_modality({n: b[:7] for n, b in others.items()}, "pix")
     np.testing.assert_allclose(alone, together[:7], atol=TOL)
     # Refined in batches of 64 samples.
-    monkeypatch.setattr(_net, "REFINE_ROWS", 64)
+    monkeypatch.setattr(autoencoder, "REFINE_ROWS", 64)
     np.testing.assert_allclose(fitted.predict_modality(others, "pix"), together, atol=TOL)
 
 
