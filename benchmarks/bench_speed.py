@@ -867,7 +867,7 @@ def predict_cost(n_samples, repeats, device):
         ratios.append(b / a)
     return {"n": n_samples, "transform + inverse_transform s": median(seconds["round trip"]),
             "predict_modality s": median(seconds["predict_modality"]),
-            "ratio": median(ratios), "refine_steps": estimator.refine_steps,
+            "ratio": median(ratios), "refine": repr(estimator.refine),
             "readout": estimator.readout}
 
 

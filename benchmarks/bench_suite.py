@@ -40,7 +40,7 @@ Usage::
 
     OMP_NUM_THREADS=1 python benchmarks/bench_suite.py                  # everything, 3 seeds
     OMP_NUM_THREADS=1 python benchmarks/bench_suite.py --datasets mfeat penguins --seeds 0
-    python benchmarks/bench_suite.py --methods defaults --params '{"refine_steps": 0}'
+    python benchmarks/bench_suite.py --methods defaults --params '{"readout": "decoder"}'
 
 Set ``OMP_NUM_THREADS=1`` on a small shared machine; run two processes on
 different data sets to use two cores.
@@ -72,7 +72,7 @@ PLAIN = {
     "cross_weight": 0.0,
     "ema_decay": 0.0,
     "readout": "decoder",
-    "refine_steps": 0,
+    "refine": None,
 }
 
 

@@ -116,17 +116,19 @@ def predict(net, dataset, name, prediction, batch_size):
     return to_numpy(torch.cat(predictions))
 
 
-def loss_totals(net, dataset):
+def loss_totals(net, dataset, reconstruct=None):
     """Per-modality mean losses over the samples that have each, and the mean KL (or None).
 
-    In eval mode. Sums and counts are accumulated over batches and divided
-    once, so the result does not depend on the batch size.
+    In eval mode, with the reconstructions of ``reconstruct(code)`` (by
+    default, the decoders'). Sums and counts are accumulated over batches
+    and divided once, so the result does not depend on the batch size.
     """
     criterion = net.criterion_
     sums, counts, kl, n = {}, {}, None, 0
     with torch.inference_mode():
         for Xi in batches(net, dataset):
-            output = net.infer(Xi)
+            with net.autocast():
+                output = net.module_.evaluate(Xi, reconstruct)
             for name, (total, count) in criterion.loss_sums(output).items():
                 sums[name] = sums.get(name, 0.0) + total.item()
                 counts[name] = counts.get(name, 0.0) + count.item()

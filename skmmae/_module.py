@@ -203,15 +203,6 @@ class MultimodalAutoencoderModule(nn.Module):
         # Kinds whose encoder reads raw values (e.g. counts) take no input noise.
         self.noisy = {n for n, m in modalities.items() if m.accepts_input_noise}
         self.gaussian = {n for n in self.noisy if modalities[n].takes_gaussian_noise}
-        # Kernel ridge read-outs fitted after training (skmmae._readout), used
-        # instead of the decoders outside training: from the code of all
-        # present modalities, and from the code of the others.
-        self.readable = [n for n, m in modalities.items() if m.kernel_readout]
-        self.readouts = ModalityDict()
-        self.cross_readouts = ModalityDict()
-        # The training codes' standard deviation (skmmae._refine.CodeScale):
-        # the unit of the steps that refine codes.
-        self.register_buffer("code_scale", torch.ones(()))
         self.variational = variational
         self.modality_dropout = modality_dropout
         self.noise_std = noise_std
@@ -240,17 +231,9 @@ class MultimodalAutoencoderModule(nn.Module):
         return posterior.mean, posterior.logvar
 
     def decode(self, code, names=None):
-        """Decoder output of every modality (or of ``names``), in model units.
-
-        Outside training, a modality with a fitted read-out is read by it
-        instead of its decoder.
-        """
-        readouts = {} if self.training else self.readouts
+        """Decoder output of every modality (or of ``names``), in model units."""
         names = self.decoders.keys() if names is None else names
-        return {
-            name: readouts[name](code) if name in readouts else self.decoders[name](code)
-            for name in names
-        }
+        return {name: self.decoders[name](code) for name in names}
 
     def decode_original(self, code):
         """Reconstructions in the units the modalities validated (see ``Modality.validate``)."""
@@ -265,8 +248,6 @@ class MultimodalAutoencoderModule(nn.Module):
 
     def predict(self, code, name):
         """Modality ``name`` predicted from a code of the others, in model units."""
-        if name in self.cross_readouts and not self.training:
-            return self.cross_readouts[name](code)
         return self.predictors[name](code)
 
     def readout_inputs(self, **inputs):
@@ -290,12 +271,23 @@ class MultimodalAutoencoderModule(nn.Module):
         }
         return self.fusion(features, present).mean, cross, present
 
-    def forward(self, **inputs):
+    def evaluate(self, inputs, reconstruct=None):
+        """The eval-mode output for a batch: its code, and its reconstructions from it.
+
+        ``reconstruct(code)`` gives every modality in model units from the
+        code; by default, the decoders.
+        """
         values, present = split_presence(inputs)
         targets = self.scale(values)
+        posterior = self.posterior(targets, present)
+        reconstructions = (reconstruct or self.decode)(posterior.mean)
+        return self._output(posterior, ((reconstructions, None),), targets, present)
+
+    def forward(self, **inputs):
         if not self.training:
-            posterior = self.posterior(targets, present)
-            return self._output(posterior, ((self.decode(posterior.mean), None),), targets, present)
+            return self.evaluate(inputs)
+        values, present = split_presence(inputs)
+        targets = self.scale(values)
         features = {name: self.encoders[name](x) for name, x in self._corrupt(targets).items()}
         hiding = self.modality_dropout > 0
         visible = self._hide_modalities(targets, present) if hiding else present
@@ -530,6 +522,22 @@ class ReconstructionLoss(nn.Module):
         if output.logvar is None:
             return None
         return _kl(output.code, output.logvar).mean(1).sum()
+
+    def summed_loss(self, reconstruct, targets, present):
+        """``loss(code)``: the weighted loss of ``targets`` summed over samples.
+
+        Each given modality's per-sample loss (from :meth:`loss_sums`, over
+        the samples that have it) times its weight, as in training, for the
+        reconstructions ``reconstruct(code)``; the loss that refining a code
+        lowers.
+        """
+
+        def loss(code):
+            output = AutoencoderOutput(code, reconstruct(code), targets, present)
+            sums = self.loss_sums(output)
+            return sum(self.weights[name] * total for name, (total, _) in sums.items())
+
+        return loss
 
     def combine(self, losses, kl=None):
         """The loss from per-modality mean losses and the mean KL term (or None)."""

@@ -16,12 +16,12 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 from skorch.callbacks import Callback, EarlyStopping, LRScheduler
-from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin, clone
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from ._averaging import WeightAverage
-from ._compat import Interval, StrOptions, _fit_context
+from ._compat import Interval, InvalidParameterError, StrOptions, _fit_context
 from ._data import TensorValidSplit
 from ._loss_terms import LossTerms
 from ._layers import HiddenLayers
@@ -35,8 +35,6 @@ from . import _inference
 from ._cuda_graphs import CudaGraphs
 from ._inference import NonFiniteOutput
 from ._net import KLWarmup, MultimodalNet
-from ._readout import KernelReadouts
-from ._refine import REFINE_ROWS, CodeScale, refine_codes
 from ._threads import thread_budget
 from ._validation import (
     MISSING_SUFFIX,
@@ -52,6 +50,8 @@ from ._validation import (
 )
 from .fusion import FUSIONS
 from .modalities import infer_modality, make_modality
+from .readout import DecoderReadout, KernelReadout, TrainingData
+from .refine import CodeRefinement
 
 __all__ = ["MultimodalAutoencoder"]
 
@@ -214,37 +214,32 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         the visible) modalities; it costs one more set of decoder weights.
         ``"own"`` needs ``cross_weight > 0`` and a fusion other than
         ``"moe"``.
-    readout : {"kernel", "decoder"}, default="kernel"
-        How codes are read back into continuous modalities and time series by
-        :meth:`inverse_transform`, :meth:`predict_modality` and
-        :meth:`score`. ``"kernel"``: when training ends, a kernel ridge
-        regression from the training codes to each such modality
-        (Matern 3/2 kernel; length and penalty chosen by leave-one-out
-        error; exact up to 500 training rows, with 500 of them as centers
-        beyond) replaces its decoder at inference, and one from the code of
-        the other modalities predicts it in :meth:`predict_modality`. The decoders learn from
-        codes that training noise keeps changing; once the encoders are
-        fixed, these regressions predict better (on mfeat, reconstruction
-        error 0.279 -> 0.265 at code size 10, and far lower on spectrograms;
-        see ``benchmarks/README.md``) for a few seconds more per fit.
-        The codes themselves do not change. ``"decoder"``: the trained
-        decoders (and ``cross_decoders``). Other kinds of data always use
-        their decoders.
-    refine_steps : int, default=0
+    readout : {"kernel", "decoder"} or DecoderReadout, default="kernel"
+        How codes are read back into modalities by :meth:`inverse_transform`,
+        :meth:`predict_modality` and :meth:`score`: a post-fit component
+        (:mod:`skmmae.readout`), fitted when training ends and kept as
+        ``readout_``. ``"kernel"`` (:class:`~skmmae.readout.KernelReadout`
+        with its defaults): kernel ridge regressions from the training codes
+        to each continuous modality and time series, one from the code of
+        all present modalities and one from the code of the others; other
+        kinds keep their decoders. Once the encoders are fixed, these
+        regressions predict better than decoders that learned from codes
+        that training noise kept changing, for a few seconds more per fit.
+        ``"decoder"`` (:class:`~skmmae.readout.DecoderReadout`): the trained
+        decoders (and ``cross_decoders``). An instance sets the read-out's
+        own parameters, which ``get_params(deep=True)`` and grid searches
+        see (e.g. ``readout__max_centers``).
+    refine : CodeRefinement or None, default=None
         In :meth:`predict_modality`, refine the code of the given modalities
-        by this many Adam steps on the code alone (the model fixed), so that
-        the model reconstructs those modalities as well as it can (the
-        training loss restricted to them), and average two predictions of
-        the target: the cross-modal read-out of the encoders' code, and the
-        reconstruction from the refined code. The encoders' one-pass code is
-        close to, not at, the code that best explains a sample; on mfeat
-        this lowers the error of pix predicted from the other views from
-        0.264 to 0.250 at code size 10 (``benchmarks/README.md``). It costs
-        these steps at prediction time, not at ``fit`` (tens of times the
-        time of the read-out alone), and it lowered the share of words
-        spelled right from images (``benchmarks/bench_suite.py``), so it is
-        off by default; 0 gives the cross-modal read-out alone.
-        :meth:`transform` is not refined.
+        by gradient steps on the code alone (the model fixed), so that the
+        model reconstructs those modalities as well as it can (the training
+        loss restricted to them), and average two predictions of the
+        target: the read-out's prediction from the encoders' code, and its
+        reconstruction from the refined code
+        (:class:`~skmmae.refine.CodeRefinement`). It costs these steps at
+        prediction time, tens of times the time of the read-out alone, so
+        it is off by default; it helped on some data and hurt on other
+        (``benchmarks/README.md``). :meth:`transform` is not refined.
     noise_std : float, default=0.5
         During training, add Gaussian noise of this standard deviation to the
         encoders' inputs (in model units: standard deviations for continuous
@@ -348,6 +343,11 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         Column names, only when X was a DataFrame with string column names.
     device_ : torch.device
         The device training ran on.
+    readout_ : DecoderReadout
+        The fitted read-out (see ``readout``).
+    code_scale_ : float
+        The training codes' spread: the mean over code dimensions of their
+        standard deviation. The unit of the steps of ``refine``.
 
     See Also
     --------
@@ -384,8 +384,8 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         "subset_weight": [Interval(Real, 0, 1, closed="both")],
         "cross_weight": [Interval(Real, 0, 1, closed="both")],
         "cross_decoders": [StrOptions({"shared", "own"})],
-        "readout": [StrOptions({"kernel", "decoder"})],
-        "refine_steps": [Interval(Integral, 0, None, closed="left")],
+        "readout": [StrOptions({"kernel", "decoder"}), DecoderReadout],
+        "refine": [CodeRefinement, None],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "lr": [Interval(Real, 0, None, closed="neither")],
@@ -425,7 +425,7 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         cross_weight=0.0,
         cross_decoders="shared",
         readout="kernel",
-        refine_steps=0,
+        refine=None,
         max_epochs=100,
         batch_size=128,
         lr=2e-3,
@@ -461,7 +461,7 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         self.cross_weight = cross_weight
         self.cross_decoders = cross_decoders
         self.readout = readout
-        self.refine_steps = refine_steps
+        self.refine = refine
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.lr = lr
@@ -532,6 +532,7 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         return self
 
     def _fit(self, X):
+        self._check_components()
         hidden_dims = self._check_hidden_dims()
         self._check_cross_decoders()
         self._check_callbacks()
@@ -554,9 +555,25 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
             self.net_ = self._build_net(hidden_dims, device, seed).initialize()
             self.modality_weights_ = self._resolve_weights(data, seed)
             self.net_.criterion_.weights = self.modality_weights_
+            # One copy on the device serves training and the post-fit steps.
+            dataset = self.net_.get_dataset(data)
             # partial_fit trains the initialized net (fit would rebuild it).
-            self.net_.partial_fit(data)
+            self.net_.partial_fit(dataset)
+        self._fit_post_steps(TrainingData(self.net_, dataset, self.modalities_), seed)
         self._warn_if_interrupted()
+
+    def _fit_post_steps(self, training, seed):
+        """Fit the read-out, and measure the codes' spread, once training has ended."""
+        if isinstance(self.readout, str):
+            readout = KernelReadout() if self.readout == "kernel" else DecoderReadout()
+        else:
+            readout = clone(self.readout)
+        if readout.get_params().get("random_state", 0) is None:
+            readout.set_params(random_state=seed)
+        self.readout_ = readout.fit(self.net_.module_, training)
+        code = training.code.double()
+        spread = code.std(dim=0, unbiased=False).mean() if len(code) > 1 else torch.ones(())
+        self.code_scale_ = float(spread.clamp_min(1e-6))
 
     def _warn_if_interrupted(self):
         """Warn when skorch ended training early on a KeyboardInterrupt.
@@ -617,13 +634,14 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
     def predict_modality(self, X, target):
         """Predict the modality ``target`` from the other modalities of X.
 
-        The code of the other modalities is read by ``target``'s kernel
-        read-out from the others' code (``readout="kernel"``, continuous
-        modalities), else by its decoder, or by its cross-modal decoder with
-        ``cross_decoders="own"``. With ``refine_steps > 0``, that
-        prediction is averaged with ``target`` reconstructed from the code
-        refined to explain the other modalities best (see ``refine_steps``).
-        Each sample's prediction depends on its own values only.
+        The code of the other modalities is read into ``target`` by the
+        read-out (``readout_.predict``): its kernel regression from the
+        others' code (``readout="kernel"``, continuous modalities), else
+        its decoder, or its cross-modal decoder with
+        ``cross_decoders="own"``. With ``refine``, that prediction is
+        averaged with ``target`` reconstructed from the code refined to
+        explain the other modalities best. Each sample's prediction depends
+        on its own values only.
 
         Parameters
         ----------
@@ -653,9 +671,8 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         index = getattr(X, "index", None)
         data = self._inference_data(X, leave_out=target)
         try:
-            values = _inference.predict(
-                self.net_, data, target, self._prediction(target), REFINE_ROWS
-            )
+            rows = None if self.refine is None else self.refine.batch_rows
+            values = _inference.predict(self.net_, data, target, self._prediction(target), rows)
         except NonFiniteOutput as error:
             self._explain_nonfinite(X, error.rows[target], "predict_modality", leave_out=target)
             raise ValueError(
@@ -668,22 +685,34 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         )
 
     def _prediction(self, target):
-        """Batch of the other modalities -> ``target`` in model units (see predict_modality)."""
-        net, module, steps = self.net_, self.net_.module_, self.refine_steps
+        """Batch of the other modalities -> ``target`` in model units.
+
+        The read-out's prediction from the others' code; with ``refine``,
+        averaged with the read-out's reconstruction of ``target`` from that
+        code refined to explain the others best.
+        """
+        net, module, readout, refinement = self.net_, self.net_.module_, self.readout_, self.refine
 
         def predict(batch):
             values, present = split_presence(batch)
             with torch.no_grad(), net.autocast():
                 targets = module.scale(values)
                 code = module.posterior(targets, present).mean.float()
-                prediction = module.predict(code, target).float()
-            if not steps:
+                prediction = readout.predict(module, code, target).float()
+            if refinement is None:
                 return prediction
-            refined = refine_codes(module, net.criterion_, code, targets, present, steps)
+            loss = net.criterion_.summed_loss(
+                lambda c: readout.reconstruct(module, c, list(targets)), targets, present
+            )
+            refined = refinement.refine(code, loss, self.code_scale_)
             with torch.no_grad():
-                return 0.5 * (prediction + module.decode(refined, [target])[target].float())
+                return 0.5 * (prediction + readout.reconstruct(module, refined, [target])[target].float())
 
         return predict
+
+    def _reconstruct(self, code):
+        """Every modality in model units from a batch of codes, by the read-out."""
+        return self.readout_.reconstruct(self.net_.module_, code)
 
     def sample(self, n_samples=1, random_state=None):
         """Draw new samples of every modality from the prior N(0, I).
@@ -731,7 +760,7 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         index = getattr(X, "index", None)
         codes = check_code(X, self.encoding_dim, type(self).__name__)
         try:
-            decoded = _inference.decode(self.net_, codes, self.net_.module_.decode)
+            decoded = _inference.decode(self.net_, codes, self._reconstruct)
         except NonFiniteOutput as error:
             name, rows = next(iter(error.rows.items()))
             raise_for_rows(
@@ -766,7 +795,7 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         score : float
         """
         data = self._inference_data(X)
-        losses, kl = _inference.loss_totals(self.net_, data)
+        losses, kl = _inference.loss_totals(self.net_, data, self._reconstruct)
         loss = float(self.net_.criterion_.combine(losses, kl))
         if not np.isfinite(loss):
             bad = ~np.isfinite(_inference.encode(self.net_, data)).all(axis=1)
@@ -910,6 +939,19 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
             raise ValueError("The 'modality_weights' must not all be zero.")
         return {name: weight / total for name, weight in weights.items()}
 
+    def _check_components(self):
+        """Validate the parameters of the post-fit components, naming the estimator's parameter."""
+        for parameter in ("readout", "refine"):
+            component = getattr(self, parameter)
+            if not isinstance(component, BaseEstimator):
+                continue
+            try:
+                component._validate_params()
+            except InvalidParameterError as error:
+                raise InvalidParameterError(
+                    f"The {parameter!r} parameter of {type(self).__name__}: {error}"
+                ) from error
+
     def _check_cross_decoders(self):
         # Own cross decoders that no loss trains would predict garbage.
         if self.cross_decoders == "own" and (self.cross_weight == 0 or self.fusion == "moe"):
@@ -1045,12 +1087,8 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
             )
         elif self.ema_decay > 0:
             callbacks.append(("weight_average", WeightAverage(self.ema_decay)))
-        # Last: they read the final weights that the callbacks above set.
-        callbacks.append(("code_scale", CodeScale()))
         if graphs:
             callbacks.append(("cuda_graphs", CudaGraphs()))
-        if self.readout == "kernel":
-            callbacks.append(("kernel_readouts", KernelReadouts(seed)))
         return MultimodalNet(
             MultimodalAutoencoderModule,
             ReconstructionLoss,

@@ -316,7 +316,9 @@ def plot_reconstruction_error(estimator, X, modality=None, ax=None):
     """
     ax = _axes(ax)
     if modality is None:
-        losses, _ = loss_totals(estimator.net_, estimator._inference_data(X))
+        losses, _ = loss_totals(
+            estimator.net_, estimator._inference_data(X), estimator._reconstruct
+        )
         ax.bar(list(losses), list(losses.values()))
         ax.set_xlabel("modality")
         ax.set_ylabel("loss (training units)")

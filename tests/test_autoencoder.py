@@ -291,9 +291,8 @@ def test_an_interrupted_fit_keeps_the_model_so_far_with_its_post_fit_steps():
     with pytest.warns(UserWarning, match=message):
         ae.fit(X)
     assert sum("train_loss" in row for row in ae.net_.history) == 2
-    module = ae.net_.module_
-    assert sorted(module.readouts) == ["a", "b"]  # the read-outs were fitted
-    assert float(module.code_scale) != 1.0  # and the code scale measured
+    assert sorted(ae.readout_.reconstructors_) == ["a", "b"]  # the read-outs were fitted
+    assert ae.code_scale_ > 0 and ae.code_scale_ != 1.0  # and the code scale measured
     codes = ae.transform(X)
     assert codes.shape == (60, 3) and np.isfinite(codes).all()
 

@@ -26,6 +26,8 @@ from sklearn.base import clone
 from skorch.helper import SliceDict
 
 from skmmae import MultimodalAutoencoder
+from skmmae.readout import KernelReadout
+from skmmae.refine import CodeRefinement
 
 #: The tiniest model that still runs every step (read-outs included).
 TINY = dict(encoding_dim=2, hidden_dims=(4,), max_epochs=1, batch_size=8, random_state=0)
@@ -266,8 +268,13 @@ PARAMETERS = st.fixed_dictionaries(
         "variational": st.booleans(),
         "beta": st.one_of(FLOATS, st.just(1e30)),
         "ema_decay": st.sampled_from([0.0, 0.9, 1.0, -1.0]),
-        "readout": st.sampled_from(["kernel", "decoder", "other"]),
-        "refine_steps": st.integers(-1, 2),
+        "readout": st.sampled_from(
+            ["kernel", "decoder", "other", KernelReadout(max_centers=10),
+             KernelReadout(alphas=(-1.0,)), KernelReadout(max_centers=0)]
+        ),
+        "refine": st.sampled_from(
+            [None, CodeRefinement(steps=2), CodeRefinement(steps=-1), CodeRefinement(lr=0.0), 3]
+        ),
         "subset_weight": st.sampled_from([0.0, 0.5, 1.0, 2.0]),
         "cross_weight": st.sampled_from([0.0, 0.5, 1.0, -0.5]),
         "cross_decoders": st.sampled_from(["shared", "own", "mine"]),

@@ -26,6 +26,7 @@ from skmmae._module import PRESENT_SUFFIX, MultimodalAutoencoderModule, Reconstr
 from skmmae.datasets import decode_words, load_digits_words, load_mfeat
 from skmmae.fusion import FUSIONS
 from skmmae.modalities import Continuous, Image
+from skmmae.refine import CodeRefinement
 
 FUSION_NAMES = sorted(FUSIONS)  # concat, mean, moe, poe
 VIEWS = ("fou", "kar", "pix")
@@ -289,7 +290,7 @@ def test_errors_about_missing_modalities():
 def test_predict_modality_forms_and_ignores_the_target():
     ae, X, X_nan, _ = fitted_on_missing("poe")
     others = {"fou": X_nan["fou"], "kar": X["kar"]}  # some rows lack "fou"
-    pred = ae.set_params(refine_steps=50).predict_modality(others, "pix")
+    pred = ae.set_params(refine=CodeRefinement()).predict_modality(others, "pix")
     assert isinstance(pred, np.ndarray) and pred.shape == (300, 240) and np.isfinite(pred).all()
     # The target's values, if given, are ignored, even when garbage or its mask.
     garbage = np.random.RandomState(0).normal(0, 1e3, size=(300, 240))
@@ -305,8 +306,8 @@ def test_predict_modality_forms_and_ignores_the_target():
     codes = torch.as_tensor(ae.transform(others), device=ae.device_)
     module = ae.net_.module_.eval()
     with torch.no_grad():
-        expected = module.scalers["pix"].inverse(module.cross_readouts["pix"](codes))
-    plain = ae.set_params(refine_steps=0).predict_modality(others, "pix")
+        expected = module.scalers["pix"].inverse(ae.readout_.predictors_["pix"](codes))
+    plain = ae.set_params(refine=None).predict_modality(others, "pix")
     np.testing.assert_allclose(plain, expected.cpu().numpy(), rtol=1e-5, atol=1e-5)
     assert not np.allclose(plain, ae.inverse_transform(ae.transform(others))["pix"], atol=1e-3)
     assert not np.allclose(plain, pred, atol=1e-3)  # the refined codes' share
@@ -601,7 +602,7 @@ def test_cross_weight_trains_prediction_from_the_others(decoders):
     train, test = mfeat_train_test()
     # Without refined codes at prediction: this is about what training learns.
     common = dict(
-        hidden_dims=(64,), max_epochs=20, batch_size=64, random_state=0, refine_steps=0, **PLAIN
+        hidden_dims=(64,), max_epochs=20, batch_size=64, random_state=0, **PLAIN
     )
     errors = {}
     for cross in (0.0, 0.7):
@@ -618,7 +619,7 @@ def test_predict_modality_uses_the_own_cross_decoders():
     train, test = mfeat_train_test()
     ae = MultimodalAutoencoder(
         6, hidden_dims=(32,), max_epochs=3, random_state=0, cross_weight=0.5,
-        cross_decoders="own", readout="decoder", refine_steps=0,
+        cross_decoders="own", readout="decoder",
     ).fit(train)
     others = {name: block for name, block in test.items() if name != "pix"}
     codes = torch.as_tensor(ae.transform(others), device=ae.device_)

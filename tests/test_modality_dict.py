@@ -62,7 +62,7 @@ def test_any_string_is_a_modality_name(form, fusion):
     codes = ae.fit_transform(X)
     assert list(ae.modalities_) == names
     assert np.isfinite(codes).all()
-    assert sorted(ae.net_.module_.readouts) == sorted(names)
+    assert sorted(ae.readout_.reconstructors_) == sorted(names)
     rebuilt = ae.inverse_transform(codes)
     if not isinstance(rebuilt, dict):
         rebuilt = dict.fromkeys(rebuilt.columns.get_level_values(0))

@@ -107,7 +107,7 @@ def test_errors_per_modality_and_per_feature(mfeat):
     ae, X, _ = mfeat
     bars = plot_reconstruction_error(ae, X).patches
     assert len(bars) == 6
-    losses, _ = loss_totals(ae.net_, ae._inference_data(X))
+    losses, _ = loss_totals(ae.net_, ae._inference_data(X), ae._reconstruct)
     np.testing.assert_allclose([bar.get_height() for bar in bars], list(losses.values()))
     per_feature = plot_reconstruction_error(ae, X, modality="fou").patches
     assert len(per_feature) == 76

@@ -50,7 +50,7 @@ def test_defaults_on_the_fixed_split(mfeat):
     ]
     assert np.concatenate(errors, axis=1).mean() < 0.40  # PCA at 10: 0.42; the mean: 1.0
     # pix from the other five views (measured: accuracy 0.977, recon 0.261,
-    # pix 0.254; pix 0.270 with refine_steps=0).
+    # pix 0.254; pix 0.270 without refined codes).
     others = {name: block for name, block in X_test.items() if name != "pix"}
     pix = ae.predict_modality(others, "pix")
     error = (standardize(pix, X_train["pix"]) - standardize(X_test["pix"], X_train["pix"])) ** 2

@@ -7,9 +7,8 @@ import pytest
 import torch
 
 from skmmae import MultimodalAutoencoder
-from skmmae import autoencoder
-from skmmae._refine import refine_codes
 from skmmae.datasets import load_mfeat
+from skmmae.refine import CodeRefinement
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +23,7 @@ def mfeat_split():
 def fitted(mfeat_split):
     train, _ = mfeat_split
     return MultimodalAutoencoder(
-        encoding_dim=8, max_epochs=15, random_state=0, refine_steps=50
+        encoding_dim=8, max_epochs=15, random_state=0, refine=CodeRefinement()
     ).fit(train)
 
 
@@ -53,13 +52,23 @@ def given(ae, X):
     return module, targets, code
 
 
-def loss_of(module, criterion, code, targets):
+def loss_of(ae, code, targets):
+    """The training loss of ``targets`` (weighted, mean over samples) from the read-out."""
+    module, criterion = ae.net_.module_, ae.net_.criterion_
     with torch.no_grad():
-        reconstructions = module.decode(code, list(targets))
+        reconstructions = ae.readout_.reconstruct(module, code, list(targets))
         return sum(
             criterion.weights[n] * criterion.modalities[n].sample_loss(reconstructions[n], t).mean()
             for n, t in targets.items()
         ).item()
+
+
+def refined_codes(ae, code, targets, refinement=None):
+    module, criterion = ae.net_.module_, ae.net_.criterion_
+    loss = criterion.summed_loss(
+        lambda c: ae.readout_.reconstruct(module, c, list(targets)), targets, {}
+    )
+    return (refinement or ae.refine).refine(code, loss, ae.code_scale_)
 
 
 def test_refinement_lowers_the_loss_of_the_given_modalities_and_moves_only_the_codes(
@@ -67,12 +76,11 @@ def test_refinement_lowers_the_loss_of_the_given_modalities_and_moves_only_the_c
 ):
     _, test = mfeat_split
     module, targets, code = given(fitted, others_of(test))
-    criterion = fitted.net_.criterion_
     weights = {name: p.detach().clone() for name, p in module.named_parameters()}
     grads = {name: p.grad.clone() for name, p in module.named_parameters() if p.grad is not None}
     buffers = {name: b.clone() for name, b in module.named_buffers()}
-    refined = refine_codes(module, criterion, code, targets, {}, steps=50)
-    before, after = loss_of(module, criterion, code, targets), loss_of(module, criterion, refined, targets)
+    refined = refined_codes(fitted, code, targets)
+    before, after = loss_of(fitted, code, targets), loss_of(fitted, refined, targets)
     # Measured: 0.308 -> 0.239.
     assert after < 0.85 * before, (before, after)
     assert refined.shape == code.shape and not torch.equal(refined, code)
@@ -82,17 +90,17 @@ def test_refinement_lowers_the_loss_of_the_given_modalities_and_moves_only_the_c
         assert (p.grad is None) if name not in grads else torch.equal(p.grad, grads[name]), name
     for name, b in module.named_buffers():
         assert torch.equal(b, buffers[name]), name
-    assert torch.equal(refine_codes(module, criterion, code, targets, {}, steps=0), code)
+    assert torch.equal(refined_codes(fitted, code, targets, CodeRefinement(steps=0)), code)
 
 
 def test_code_scale_is_the_training_codes_spread_and_pickles(fitted, mfeat_split):
     train, test = mfeat_split
     codes = fitted.transform(train)
-    assert float(fitted.net_.module_.code_scale) == pytest.approx(codes.std(axis=0).mean(), rel=1e-4)
-    # A pickled model (its scale with it) predicts the same.
+    assert fitted.code_scale_ == pytest.approx(codes.std(axis=0).mean(), rel=1e-4)
+    # A pickled model (its scale and read-out with it) predicts the same.
     others = {name: block[:50] for name, block in others_of(test).items()}
     copy = pickle.loads(pickle.dumps(fitted))
-    assert float(copy.net_.module_.code_scale) == float(fitted.net_.module_.code_scale)
+    assert copy.code_scale_ == fitted.code_scale_
     np.testing.assert_array_equal(
         copy.predict_modality(others, "pix"), fitted.predict_modality(others, "pix")
     )
@@ -104,10 +112,10 @@ def test_prediction_is_the_mean_of_the_cross_readout_and_the_refined_reconstruct
     _, test = mfeat_split
     others = others_of(test)
     module, targets, code = given(fitted, others)
-    refined = refine_codes(module, fitted.net_.criterion_, code, targets, {}, fitted.refine_steps)
+    refined = refined_codes(fitted, code, targets)
     with torch.no_grad():
-        cross = module.cross_readouts["pix"](code)
-        from_refined = module.readouts["pix"](refined)
+        cross = fitted.readout_.predictors_["pix"](code)
+        from_refined = fitted.readout_.reconstructors_["pix"](refined)
         expected = module.scalers["pix"].inverse(0.5 * (cross + from_refined)).numpy()
     np.testing.assert_allclose(fitted.predict_modality(others, "pix"), expected, atol=TOL)
 
@@ -125,22 +133,25 @@ def test_refined_prediction_beats_the_cross_readout_on_new_data(
     pix = ae.modalities_["pix"]
     errors = {}
     for steps in (0, 50):
-        ae.set_params(refine_steps=steps)
+        ae.set_params(refine=CodeRefinement(steps) if steps else None)
         errors[steps] = standardized_mse(ae.predict_modality(others_of(test), "pix"), test["pix"], pix)
-    ae.set_params(refine_steps=50)
+    ae.set_params(refine=CodeRefinement())
     # Measured: 0.312 -> 0.290 (kernel read-outs), 0.378 -> 0.369 (decoders).
     assert errors[50] < errors[0] - margin, errors
 
 
-def test_each_sample_is_refined_on_its_own(fitted, mfeat_split, monkeypatch):
+def test_each_sample_is_refined_on_its_own(fitted, mfeat_split):
     _, test = mfeat_split
     others = others_of(test)
     together = fitted.predict_modality(others, "pix")
     alone = fitted.predict_modality({n: b[:7] for n, b in others.items()}, "pix")
     np.testing.assert_allclose(alone, together[:7], atol=TOL)
     # Refined in batches of 64 samples.
-    monkeypatch.setattr(autoencoder, "REFINE_ROWS", 64)
-    np.testing.assert_allclose(fitted.predict_modality(others, "pix"), together, atol=TOL)
+    fitted.set_params(refine__batch_rows=64)
+    try:
+        np.testing.assert_allclose(fitted.predict_modality(others, "pix"), together, atol=TOL)
+    finally:
+        fitted.set_params(refine__batch_rows=4096)
 
 
 def test_a_missing_modality_plays_no_part_in_its_samples_refinement(fitted, mfeat_split):
@@ -166,13 +177,13 @@ def test_refinement_reads_categorical_modalities_by_their_own_loss():
         "c": (latent[:, :1] > 0).astype(int).astype(str),
         "y": latent @ rng.normal(size=(2, 4)),
     }
-    ae = MultimodalAutoencoder(2, max_epochs=30, random_state=0, refine_steps=50).fit(X)
+    ae = MultimodalAutoencoder(2, max_epochs=30, random_state=0, refine=CodeRefinement()).fit(X)
     given = {"c": X["c"], "y": X["y"]}
     refined = ae.predict_modality(given, "x")
-    plain = ae.set_params(refine_steps=0).predict_modality(given, "x")
+    plain = ae.set_params(refine=None).predict_modality(given, "x")
     assert refined.shape == (120, 6) and np.isfinite(refined).all()
     assert not np.allclose(refined, plain, atol=1e-4)
-    labels = ae.set_params(refine_steps=50).predict_modality({"x": X["x"], "y": X["y"]}, "c")
+    labels = ae.set_params(refine=CodeRefinement()).predict_modality({"x": X["x"], "y": X["y"]}, "c")
     assert set(np.unique(labels)) <= {"0", "1"}
 
 
@@ -181,7 +192,7 @@ def test_predictions_on_the_training_data_stay_finite(mfeat_split):
     # center) exactly, where the distance's gradient was once NaN.
     train, _ = mfeat_split
     X = {name: train[name][:300] for name in ("fou", "kar", "pix")}
-    ae = MultimodalAutoencoder(2, max_epochs=10, random_state=0, refine_steps=50).fit(X)
+    ae = MultimodalAutoencoder(2, max_epochs=10, random_state=0, refine=CodeRefinement()).fit(X)
     for target in X:
         pred = ae.predict_modality(others_of(X, target), target)
         assert np.isfinite(pred).all(), target

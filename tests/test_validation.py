@@ -154,7 +154,7 @@ def test_interleaved_multiindex_frame_keeps_column_order():
     assert X_rec.columns.tolist()[:4] == [("a", "a0"), ("b", "b0"), ("a", "a1"), ("b", "b1")]
     # Each column holds its own modality's reconstruction, in original units.
     rec = ae.inverse_transform(ae.transform(X))
-    by_dict = decode(ae.net_, ae.transform(X), ae.net_.module_.decode)
+    by_dict = decode(ae.net_, ae.transform(X), ae._reconstruct)
     np.testing.assert_array_equal(rec["b"].to_numpy(), by_dict["b"])
     np.testing.assert_array_equal(rec[("a", "a3")].to_numpy(), by_dict["a"][:, 3])
 
