@@ -9,9 +9,9 @@ What is timed
   ``n_jobs=1``, of a pipeline of the estimator (``max_epochs=3``) and a
   logistic regression, on the first 600 rows of mfeat.
 
-Each under two thread settings of the estimator, ``n_threads=None`` (the
+Each under two thread settings of the estimator, ``Speed(n_threads=None)`` (the
 default: half the usable CPUs, within the limit in force) and
-``n_threads=<torch's default>`` (a thread per core, what torch does when
+``Speed(n_threads=<torch's default>)`` (a thread per core, what torch does when
 nothing limits it), and two conditions: ``quiet`` (nothing else running) and
 ``busy`` (one other process spinning a pure-Python loop on a core for the
 whole measurement).
@@ -44,6 +44,7 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 
 from skmmae import MultimodalAutoencoder
+from skmmae.options import Speed
 from skmmae._threads import default_threads, usable_cpus
 from skmmae.datasets import load_mfeat
 
@@ -54,11 +55,13 @@ def workloads():
     X, y = load_mfeat(return_X_y=True)
 
     def fit(n_threads):
-        MultimodalAutoencoder(10, max_epochs=5, n_threads=n_threads, random_state=0).fit(X[:1000])
+        MultimodalAutoencoder(
+            10, max_epochs=5, speed=Speed(n_threads=n_threads), random_state=0
+        ).fit(X[:1000])
 
     def grid(n_threads):
         pipe = make_pipeline(
-            MultimodalAutoencoder(max_epochs=3, n_threads=n_threads, random_state=0),
+            MultimodalAutoencoder(max_epochs=3, speed=Speed(n_threads=n_threads), random_state=0),
             LogisticRegression(max_iter=500),
         )
         grid = {"multimodalautoencoder__encoding_dim": [4, 8]}

@@ -82,6 +82,7 @@ from sklearn.model_selection import train_test_split
 
 import skmmae
 from skmmae import MultimodalAutoencoder
+from skmmae.options import Variational
 from skmmae.datasets import load_mfeat
 
 FUSIONS = ("mean", "concat", "poe", "moe")
@@ -390,7 +391,7 @@ def main(argv=None):
             for beta in args.betas:
                 rows = fit_and_evaluate(
                     ctx, ctx.X_train, f"(c) variational poe beta {beta}",
-                    encoding_dim=dim, fusion="poe", variational=True, beta=beta,
+                    encoding_dim=dim, fusion="poe", variational=Variational(beta=beta),
                     modality_dropout=args.vae_dropout,
                 )
                 res["c"][str(beta)] = rows

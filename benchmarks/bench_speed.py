@@ -112,6 +112,7 @@ from torch.nn import functional as F
 
 import skmmae
 from skmmae import MultimodalAutoencoder, _inference
+from skmmae.options import HiddenLayers, Speed
 
 MODALITIES = {"a": 240, "b": 76}
 HIDDEN_DIMS = (256, 128)
@@ -307,7 +308,7 @@ class SkorchDefaultFit:
 
 
 def available_speed_options():
-    params = MultimodalAutoencoder().get_params()
+    params = Speed().get_params()
     return [name for name in SPEED_OPTIONS if name in params]
 
 
@@ -315,36 +316,37 @@ def available_speed_options():
 #: that skmmae does the same arithmetic as the hand-written loop. (The kernel
 #: read-outs are fitted once, after the last epoch: a fixed cost per fit that
 #: the per-epoch difference cancels, but that would weigh on the memory rows.)
+#: ``layers``: the options of the hidden layers (``HiddenLayers``).
 PLAIN = dict(
-    layer_norm=False, dropout=0.0, noise_std=0.0, input_dropout=0.0, modality_dropout=0.0,
-    subset_weight=1.0, ema_decay=0.0, readout="decoder",
+    layers=dict(layer_norm=False, dropout=0.0), noise_std=0.0, input_dropout=0.0,
+    modality_dropout=0.0, ema_decay=0.0, readout="decoder",
 )
 
 _ESTIMATOR_DEFAULTS = MultimodalAutoencoder().get_params()
 
 #: The same options at the estimator's defaults (the quality regularizers).
-REGULARIZED = {name: _ESTIMATOR_DEFAULTS[name] for name in PLAIN}
+REGULARIZED = {name: _ESTIMATOR_DEFAULTS[name] for name in PLAIN if name != "layers"}
+REGULARIZED["layers"] = {}  # HiddenLayers' defaults: LayerNorm and dropout
 
 #: The estimator's default architecture and regularizers: every parameter at
 #: its default but the code size, batch size and number of epochs.
-DEFAULTS_ALL = dict(
-    REGULARIZED,
-    hidden_dims=_ESTIMATOR_DEFAULTS["hidden_dims"],
-    fusion=_ESTIMATOR_DEFAULTS["fusion"],
-)
+DEFAULTS_ALL = dict(REGULARIZED, widths=HiddenLayers().widths, fusion=_ESTIMATOR_DEFAULTS["fusion"])
 
 
-def skmmae_estimator(batch_size, device, **options):
-    params = dict(PLAIN, hidden_dims=HIDDEN_DIMS, fusion="concat")
+def skmmae_estimator(batch_size, device, widths=HIDDEN_DIMS, **options):
+    params = dict(PLAIN, fusion="concat")
     params.update(options)
+    layers = params.pop("layers")
+    speed = {name: params.pop(name) for name in SPEED_OPTIONS if name in params}
     return MultimodalAutoencoder(
         encoding_dim=ENCODING_DIM,
+        hidden_dims=HiddenLayers(widths, **layers),
         batch_size=batch_size,
         max_epochs=1,
         device=str(device),
         # The threads of the loops it is compared with (--threads), not the
         # estimator's default budget (half the CPUs).
-        n_threads=torch.get_num_threads(),
+        speed=Speed(n_threads=torch.get_num_threads(), **speed),
         random_state=SEED,
         **params,
     )
@@ -420,7 +422,8 @@ def training_variants(data, batch_size, device, skip=()):
 
 def default_options_note():
     """What the estimator's defaults of the speed options are, for the row label."""
-    shown = [f"{name}={_ESTIMATOR_DEFAULTS[name]!r}" for name in available_speed_options()]
+    defaults = Speed().get_params()
+    shown = [f"{name}={defaults[name]!r}" for name in available_speed_options()]
     return f" ({', '.join(shown)})" if shown else ""
 
 

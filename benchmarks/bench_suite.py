@@ -61,14 +61,14 @@ from sklearn.model_selection import train_test_split
 
 from skmmae import MultimodalAutoencoder
 from skmmae import datasets
+from skmmae.options import HiddenLayers
 
 #: Every regularizer and post-fit step off: the "plain autoencoder".
 PLAIN = {
-    "dropout": 0.0,
+    "hidden_dims": HiddenLayers(dropout=0.0),
     "noise_std": 0.0,
     "input_dropout": 0.0,
-    "modality_dropout": 0.0,
-    "subset_weight": 1.0,
+    "modality_dropout": 0.0,  # so one decoding: no subset to score apart
     "cross_weight": 0.0,
     "ema_decay": 0.0,
     "readout": "decoder",

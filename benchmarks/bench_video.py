@@ -51,7 +51,7 @@ from torch import nn
 
 import skmmae
 from skmmae import MultimodalAutoencoder
-from skmmae._layers import HiddenLayers
+from skmmae._layers import LayerSpec
 from skmmae.modalities import Video
 from skmmae.modalities._conv import _downsampled, conv_decoder, conv_encoder
 
@@ -59,7 +59,7 @@ FRAMES, CANVAS, DIGIT = 8, 16, 8
 STEPS = np.array([(-1, 0), (1, 0), (0, -1), (0, 1)])  # up, down, left, right
 CHANNELS, TEMPORAL_CHANNELS = (16, 32), (128,)
 # The estimator's default hidden layers, which the default encoder gets too.
-HIDDEN = HiddenLayers((512,), layer_norm=True, dropout=0.1)
+HIDDEN = LayerSpec((512,), layer_norm=True, dropout=0.1)
 ENCODING_DIM = 16
 
 

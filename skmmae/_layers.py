@@ -3,7 +3,7 @@
 import torch
 from torch import nn
 
-__all__ = ["Dropout", "HiddenLayers", "dropout", "mlp", "mlp_decoder", "mlp_encoder"]
+__all__ = ["Dropout", "LayerSpec", "dropout", "mlp", "mlp_decoder", "mlp_encoder"]
 
 # Each element's random number is a 16-bit piece of a 64-bit draw.
 _LEVELS = 2**16
@@ -72,7 +72,7 @@ class Dropout(nn.Dropout):
         return dropout(x, self.p)
 
 
-class HiddenLayers(tuple):
+class LayerSpec(tuple):
     """Hidden layer widths that also carry the options of those layers.
 
     A tuple of ints (so every kind can read it as plain widths), plus the
@@ -90,8 +90,8 @@ class HiddenLayers(tuple):
 
     Examples
     --------
-    >>> from skmmae._layers import HiddenLayers, mlp_encoder
-    >>> hidden = HiddenLayers((8, 4), layer_norm=True, dropout=0.1)
+    >>> from skmmae._layers import LayerSpec, mlp_encoder
+    >>> hidden = LayerSpec((8, 4), layer_norm=True, dropout=0.1)
     >>> tuple(hidden), hidden[-1]
     ((8, 4), 4)
     >>> encoder, width = mlp_encoder(6, hidden)
@@ -110,7 +110,7 @@ class HiddenLayers(tuple):
 
     def __repr__(self):
         return (
-            f"HiddenLayers({tuple(self)!r}, layer_norm={self.layer_norm}, "
+            f"LayerSpec({tuple(self)!r}, layer_norm={self.layer_norm}, "
             f"dropout={self.dropout})"
         )
 
@@ -157,7 +157,7 @@ def mlp_encoder(n_in, hidden_dims):
     """An MLP ``n_in -> hidden_dims`` (ReLU after every layer) and its output width.
 
     With no hidden layers the encoder is the identity and the width ``n_in``.
-    A :class:`HiddenLayers` also sets normalization and dropout.
+    A :class:`LayerSpec` also sets normalization and dropout.
     """
     sizes = (n_in, *hidden_dims)
     return mlp(sizes, final_activation=True, **_options(hidden_dims)), sizes[-1]
@@ -166,7 +166,7 @@ def mlp_encoder(n_in, hidden_dims):
 def mlp_decoder(encoding_dim, hidden_dims, n_out):
     """The mirrored MLP ``encoding_dim -> reversed(hidden_dims) -> n_out``, linear output.
 
-    A :class:`HiddenLayers` also sets the hidden layers' normalization and dropout.
+    A :class:`LayerSpec` also sets the hidden layers' normalization and dropout.
     """
     sizes = (encoding_dim, *reversed(tuple(hidden_dims)), n_out)
     return mlp(sizes, **_options(hidden_dims))

@@ -15,7 +15,7 @@ import dataclasses
 import torch
 from torch import nn
 
-from ._layers import HiddenLayers, dropout
+from ._layers import LayerSpec, dropout
 from ._modality_dict import ModalityDict
 from .fusion import make_fusion
 
@@ -121,9 +121,9 @@ class MultimodalAutoencoderModule(nn.Module):
         Fitted modalities, in a fixed order.
     encoding_dim : int
         Size of the shared code.
-    hidden_dims : sequence of int or HiddenLayers
+    hidden_dims : sequence of int or LayerSpec
         Hidden widths of each encoder; decoders mirror them. A
-        :class:`~skmmae._layers.HiddenLayers` also sets their normalization
+        :class:`~skmmae._layers.LayerSpec` also sets their normalization
         and dropout.
     fusion : str
         A name registered in :data:`skmmae.fusion.FUSIONS`.
@@ -178,8 +178,8 @@ class MultimodalAutoencoderModule(nn.Module):
         own_cross_decoders=False,
     ):
         super().__init__()
-        if not isinstance(hidden_dims, HiddenLayers):
-            hidden_dims = HiddenLayers(hidden_dims)
+        if not isinstance(hidden_dims, LayerSpec):
+            hidden_dims = LayerSpec(hidden_dims)
         self.scalers = ModalityDict({n: m.build_scaler() for n, m in modalities.items()})
         encoders, widths = {}, {}
         for name, modality in modalities.items():
@@ -196,7 +196,7 @@ class MultimodalAutoencoderModule(nn.Module):
         if own_cross_decoders and cross_weight and len(modalities) > 1:
             # No dropout here: it cost cross-modal prediction more than it
             # regularized (benchmarks/README.md, quality, fifth pass).
-            plain = HiddenLayers(hidden_dims, layer_norm=hidden_dims.layer_norm)
+            plain = LayerSpec(hidden_dims, layer_norm=hidden_dims.layer_norm)
             self.cross_decoders = ModalityDict(
                 {n: m.build_decoder(encoding_dim, plain) for n, m in modalities.items()}
             )

@@ -1,40 +1,33 @@
 """MultimodalAutoencoder: the sklearn estimator.
 
-The estimator stores its parameters and, in ``fit``, builds a skorch net
-(:class:`skmmae._net.MultimodalNet`) around the torch model
-(:class:`skmmae._module.MultimodalAutoencoderModule`) and keeps it as
-``net_``. Input forms are handled by :mod:`skmmae._validation`, data kinds by
-:mod:`skmmae.modalities`, fusion by :mod:`skmmae.fusion`.
+The estimator stores its parameters. ``fit`` checks them once
+(:mod:`skmmae._config`), fits the modalities (:mod:`skmmae._fitting`),
+builds a skorch net (:mod:`skmmae._build`) around the torch model
+(:class:`skmmae._module.MultimodalAutoencoderModule`), trains it, and fits
+the post-fit components (:mod:`skmmae.readout`). The other methods run
+inference passes (:mod:`skmmae._inference`) and compose the read-out and
+refinement visibly. Input forms are handled by :mod:`skmmae._validation`,
+data kinds by :mod:`skmmae.modalities`, fusion by :mod:`skmmae.fusion`.
 """
 
-import copy
 import functools
-import inspect
 import warnings
 from numbers import Integral, Real
 
 import numpy as np
 import torch
-from skorch.callbacks import Callback, EarlyStopping, LRScheduler
+from skorch.callbacks import EarlyStopping
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin, clone
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from ._averaging import WeightAverage
-from ._compat import Interval, InvalidParameterError, StrOptions, _fit_context
-from ._data import TensorValidSplit
-from ._loss_terms import LossTerms
-from ._layers import HiddenLayers
-from ._module import (
-    PRESENT_SUFFIX,
-    MultimodalAutoencoderModule,
-    ReconstructionLoss,
-    split_presence,
-)
 from . import _inference
-from ._cuda_graphs import CudaGraphs
+from ._build import build_net
+from ._compat import Interval, StrOptions, _fit_context
+from ._config import OPTIMIZERS, resolve_config
+from ._fitting import check_reserved_names, fit_modalities, n_rows, resolve_weights, with_presence
 from ._inference import NonFiniteOutput
-from ._net import KLWarmup, MultimodalNet
+from ._module import PRESENT_SUFFIX, split_presence
 from ._threads import thread_budget
 from ._validation import (
     MISSING_SUFFIX,
@@ -49,66 +42,22 @@ from ._validation import (
     take_rows,
 )
 from .fusion import FUSIONS
-from .modalities import infer_modality, make_modality
-from .readout import DecoderReadout, KernelReadout, TrainingData
+from .options import CrossModal, EarlyStop, HiddenLayers, ModalityDropout, Speed, Variational
+from .readout import DecoderReadout, TrainingData
 from .refine import CodeRefinement
 
 __all__ = ["MultimodalAutoencoder"]
 
 
-def _n_rows(data):
-    return next(iter(data.values())).shape[0]
-
-
-def _with_presence(data, missing):
-    """The blocks plus a float 0/1 presence mask per modality that some samples lack."""
-    masks = {name + PRESENT_SUFFIX: (~rows).astype(np.float32) for name, rows in missing.items()}
-    return {**data, **masks}
-
-
-def _check_reserved_names(data):
-    """Refuse modality names that the model's batches would confuse with its masks."""
-    reserved = [name for name in data if name.endswith(PRESENT_SUFFIX)]
-    if reserved:
-        raise ValueError(
-            f"Modality names must not end in {PRESENT_SUFFIX!r}, which the model uses "
-            f"internally for presence masks; rename {reserved}."
-        )
-
-
-def _sample_rows(data, n, seed):
-    """At most ``n`` random rows of every block, in order (to probe initial losses)."""
-    n_samples = next(iter(data.values())).shape[0]
-    if n_samples <= n:
-        return data
-    rows = np.sort(np.random.RandomState(seed).choice(n_samples, n, replace=False))
-    return {name: block[rows] for name, block in data.items()}
-
-
 def _on_thread_budget(method):
-    """Run ``method`` with torch on the estimator's ``n_threads`` (see skmmae._threads)."""
+    """Run ``method`` with torch on the estimator's thread budget (see skmmae._threads)."""
 
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
-        with thread_budget(self.n_threads):
+        with thread_budget(self._n_threads()):
             return method(self, *args, **kwargs)
 
     return wrapper
-
-
-def _graph_safe(entry):
-    """Whether a user's callback works while CUDA graphs replay the training step.
-
-    Inside the graph the optimizer's hyperparameters are fixed and no
-    gradient is seen by the host: learning-rate schedules and callbacks
-    acting on gradients (e.g. clipping) would silently do nothing.
-    """
-    callback = entry[1] if isinstance(entry, tuple) else entry
-    kind = callback if isinstance(callback, type) else type(callback)
-    return not issubclass(kind, LRScheduler) and kind.on_grad_computed is Callback.on_grad_computed
-
-
-_OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
 
 
 class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
@@ -122,17 +71,22 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
     units. Training runs through skorch (kept as ``net_``), on a GPU when
     one is available.
 
-    The defaults are those that worked best on real multi-view data
-    (``benchmarks/bench_quality.py``): one wide hidden layer per encoder and
-    decoder (``hidden_dims=(512,)``) with ``LayerNorm`` and dropout 0.1,
-    Gaussian input noise (``noise_std=0.5``), modality dropout
-    (``modality_dropout=0.3``), which also makes codes from a subset of the
-    modalities, and predictions of one modality from the others, good, half
-    the reconstruction loss scored from the code of all modalities
-    (``subset_weight=0.5``), a moving average of the weights
-    (``ema_decay=0.99``), and, once trained, kernel ridge read-outs of the
-    codes (``readout="kernel"``). Set the regularizers to 0 / False (and
-    ``subset_weight=1``) for a plain autoencoder.
+    The defaults were chosen across every data set shipped with the package
+    (``benchmarks/bench_suite.py``; the numbers are in
+    ``benchmarks/README.md``): one wide hidden layer per encoder and decoder
+    with ``LayerNorm`` and dropout, Gaussian input noise, modality dropout
+    (which makes codes from a subset of the modalities, and predictions of
+    one modality from the others, good), a moving average of the weights,
+    and kernel ridge read-outs of the codes once trained. For a plain
+    autoencoder, set ``noise_std=0``, ``modality_dropout=0``,
+    ``ema_decay=0``, ``readout="decoder"`` and
+    ``hidden_dims=HiddenLayers(dropout=0)``.
+
+    Several parameters take a plain value or an object that carries the
+    settings that only matter with them (:mod:`skmmae.options`); the
+    post-fit steps are components (:mod:`skmmae.readout`,
+    :mod:`skmmae.refine`). Their parameters are seen by
+    ``get_params(deep=True)`` and grid searches.
 
     Parameters
     ----------
@@ -153,15 +107,11 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         one by its value at initialization, so that losses of different
         kinds (MSE, cross-entropy...) start on the same footing; a dict gives
         the weights by name (missing names weigh 1).
-    hidden_dims : sequence of int, default=(512,)
+    hidden_dims : sequence of int or HiddenLayers, default=(512,)
         Hidden layer widths of each modality's encoder; the decoders mirror
-        them. An empty sequence gives linear encoders and decoders.
-    layer_norm : bool, default=True
-        Put a ``LayerNorm`` after each hidden layer of the encoders' and
-        decoders' MLPs (before the ReLU).
-    dropout : float, default=0.1
-        Dropout probability after each hidden layer of those MLPs, during
-        training.
+        them, and an empty sequence gives linear ones. Widths alone keep
+        :class:`~skmmae.options.HiddenLayers`' ``LayerNorm`` and dropout
+        (0.1) after each hidden layer.
     fusion : {"mean", "concat", "poe", "moe"}, default="mean"
         How per-modality features become one code (see
         :mod:`skmmae.fusion`): ``"mean"`` maps each modality to a code and
@@ -171,75 +121,18 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         one Gaussian expert per present modality with a N(0, I) prior;
         ``"moe"`` mixes the experts, and trains each modality's code to
         reconstruct every modality on its own.
-    variational : bool, default=False
-        Train a variational autoencoder: codes are Gaussians, training
-        decodes samples of them and adds ``beta`` times their KL divergence
-        from N(0, I). :meth:`transform` still returns the posterior means;
-        ``transform(X, return_std=True)`` also gives the posterior standard
-        deviations, and :meth:`sample` draws new samples.
-    beta : float, default=1.0
-        Weight of the KL term (averaged over code dimensions and samples)
-        when ``variational=True``.
-    kl_warmup_epochs : int, default=0
-        Raise the KL weight linearly from ``beta / kl_warmup_epochs`` to
-        ``beta`` over this many epochs (a skorch callback); 0 keeps ``beta``.
-    modality_dropout : float, default=0.3
+    variational : bool or Variational, default=False
+        Train a variational autoencoder (:class:`~skmmae.options.Variational`,
+        with its KL weight ``beta``); :meth:`transform` still returns the
+        posterior means, ``transform(X, return_std=True)`` also their
+        standard deviations, and :meth:`sample` draws new samples.
+    modality_dropout : float or ModalityDropout, default=0.3
         During training, hide each modality of each sample from the encoders
         with this probability (never all of a sample's modalities) while
-        still scoring its reconstruction: the model learns to predict a
-        modality from the others, and codes from a subset stay good.
-    subset_weight : float, default=0.5
-        With ``modality_dropout``, the share of the reconstruction loss
-        scored from the code of the modalities left visible; the rest is
-        scored from the code of all present modalities, decoded separately
-        (the encoders run once). Below 1, full reconstructions stop paying
-        for cross-modal training, at the cost of a second decoding.
-    cross_weight : float, default=0.0
-        Share of the training loss scored by cross-modal reconstruction:
-        each modality decoded from the code of the other modalities alone
-        (those that ``modality_dropout`` left visible; all the others
-        present where it hid every one), so that its own encoder cannot
-        help. This trains exactly what :meth:`predict_modality` does; the
-        rest of the loss is split by ``subset_weight``. It costs one more
-        decoding per step. Not used with a single modality, nor with
-        ``fusion="moe"``, whose experts are each trained to reconstruct
-        every modality already.
-    cross_decoders : {"shared", "own"}, default="shared"
-        Which decoders the cross-modal term trains, and
-        :meth:`predict_modality` uses. ``"shared"``: the reconstruction
-        decoders, which then learn from codes with and without their own
-        modality alike. ``"own"``: a second decoder per modality (without
-        dropout) that only learns to predict its modality from the others'
-        code, leaving the reconstruction decoders to the codes of all (or
-        the visible) modalities; it costs one more set of decoder weights.
-        ``"own"`` needs ``cross_weight > 0`` and a fusion other than
-        ``"moe"``.
-    readout : {"kernel", "decoder"} or DecoderReadout, default="kernel"
-        How codes are read back into modalities by :meth:`inverse_transform`,
-        :meth:`predict_modality` and :meth:`score`: a post-fit component
-        (:mod:`skmmae.readout`), fitted when training ends and kept as
-        ``readout_``. ``"kernel"`` (:class:`~skmmae.readout.KernelReadout`
-        with its defaults): kernel ridge regressions from the training codes
-        to each continuous modality and time series, one from the code of
-        all present modalities and one from the code of the others; other
-        kinds keep their decoders. Once the encoders are fixed, these
-        regressions predict better than decoders that learned from codes
-        that training noise kept changing, for a few seconds more per fit.
-        ``"decoder"`` (:class:`~skmmae.readout.DecoderReadout`): the trained
-        decoders (and ``cross_decoders``). An instance sets the read-out's
-        own parameters, which ``get_params(deep=True)`` and grid searches
-        see (e.g. ``readout__max_centers``).
-    refine : CodeRefinement or None, default=None
-        In :meth:`predict_modality`, refine the code of the given modalities
-        by gradient steps on the code alone (the model fixed), so that the
-        model reconstructs those modalities as well as it can (the training
-        loss restricted to them), and average two predictions of the
-        target: the read-out's prediction from the encoders' code, and its
-        reconstruction from the refined code
-        (:class:`~skmmae.refine.CodeRefinement`). It costs these steps at
-        prediction time, tens of times the time of the read-out alone, so
-        it is off by default; it helped on some data and hurt on other
-        (``benchmarks/README.md``). :meth:`transform` is not refined.
+        still scoring its reconstruction, so the model learns to predict a
+        modality from the others (:class:`~skmmae.options.ModalityDropout`,
+        which also splits the loss between the codes of the visible and of
+        all modalities).
     noise_std : float, default=0.5
         During training, add Gaussian noise of this standard deviation to the
         encoders' inputs (in model units: standard deviations for continuous
@@ -250,6 +143,29 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
     input_dropout : float, default=0.0
         During training, zero each value of the encoders' floating-point
         inputs with this probability (denoising by masking).
+    cross_weight : float or CrossModal, default=0.0
+        Share of the training loss scored by cross-modal reconstruction:
+        each modality decoded from the code of the other modalities alone,
+        which trains exactly what :meth:`predict_modality` does
+        (:class:`~skmmae.options.CrossModal`, which can also give that term
+        decoders of its own).
+    readout : {"kernel", "decoder"} or DecoderReadout, default="kernel"
+        How codes are read back into modalities by :meth:`inverse_transform`,
+        :meth:`predict_modality` and :meth:`score`: a component fitted when
+        training ends, kept as ``readout_``. ``"kernel"``
+        (:class:`~skmmae.readout.KernelReadout`): kernel ridge regressions
+        from the training codes to each continuous modality and time series,
+        which read new codes better than decoders that learned from codes
+        training noise kept changing; other kinds keep their decoders.
+        ``"decoder"`` (:class:`~skmmae.readout.DecoderReadout`): the trained
+        decoders. An instance sets the read-out's own parameters.
+    refine : CodeRefinement or None, default=None
+        In :meth:`predict_modality`, refine the code of the given modalities
+        by gradient steps on the code alone so that it explains them best,
+        and average the predictions from the encoders' code and from the
+        refined one (:class:`~skmmae.refine.CodeRefinement`). It costs tens
+        of times the prediction time, so it is off by default.
+        :meth:`transform` is not refined.
     max_epochs : int, default=100
         Number of passes over the training data.
     batch_size : int, default=128
@@ -262,10 +178,9 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         Keep an exponential moving average of the weights during training
         (decay per step; it spans about ``1 / (1 - ema_decay)`` recent
         steps) and use it as the fitted weights: it smooths out the noise
-        that input noise and modality dropout put in every step, and lowers
-        reconstruction error on new data. 0 keeps the last step's weights.
-        Not used with ``early_stopping``, which keeps the best epoch's
-        weights.
+        that input noise and modality dropout put in every step. 0 keeps the
+        last step's weights. Not used with ``early_stopping``, which keeps
+        the best epoch's weights.
     optimizer : {"adam", "adamw", "sgd"} or torch optimizer class, default="adam"
         The optimizer; a class (e.g. ``torch.optim.RMSprop``) is called with
         the module's parameters, ``lr`` and ``weight_decay``.
@@ -274,55 +189,25 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         any torch device string (``"cpu"``, ``"cuda"``, ``"cuda:1"``) is used
         as given.
     callbacks : list of skorch callbacks or (name, callback) tuples, default=None
-        Extra skorch callbacks (checkpointing, LR schedules, logging). They
-        are copied at fit; the fitted ones are in ``net_.callbacks_``.
-    early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the training data and stop when
-        its loss has not improved for ``n_iter_no_change`` epochs; the best
-        epoch's weights are kept.
-    validation_fraction : float, default=0.1
-        Share of the training data held out when ``early_stopping=True``.
-    n_iter_no_change : int, default=10
-        Patience of early stopping, in epochs.
-    fused_optimizer : bool or "auto", default="auto"
-        Use the optimizer's fused kernel (``fused=True``, one kernel for all
-        parameters). ``"auto"`` uses it on CPU and CUDA with ``"adam"`` /
-        ``"adamw"``; ``True`` asks for it on any device, for any optimizer
-        that takes a ``fused`` argument.
-    cuda_graphs : bool or "auto", default="auto"
-        On CUDA, capture forward, backward and optimizer step of a full batch
-        in one CUDA graph and replay it, which removes the per-kernel launch
-        cost that dominates small models on a GPU. The last partial batch of
-        each epoch runs eagerly, so every sample is used. Inside the graph the
-        learning rate is fixed and ``on_grad_computed`` callbacks (e.g.
-        gradient clipping) see no replayed step, so ``"auto"`` captures only
-        on CUDA, with ``"adam"`` / ``"adamw"``, and with no callback among
-        ``callbacks`` that schedules the learning rate or acts on gradients
-        (others, such as ``ProgressBar`` or ``Checkpoint``, see every step). ``True``
-        raises an error when the device is not CUDA. With graphs on,
-        :meth:`transform` also replays a captured encode step for its full
-        batches.
-    bf16 : bool, default=False
-        Run forward passes under bfloat16 autocast (CPU or CUDA); losses are
-        still reduced in float32 and outputs are float32. Faster on GPUs with
-        bf16 tensor cores when combined with ``cuda_graphs``; slightly less
-        precise.
-    n_threads : int or None, default=None
-        CPU threads torch computes with in this estimator's methods (``fit``,
-        ``transform``, ...), in the calling thread only. None uses half the
-        CPUs this process may use (at least 1), and never more than the
-        limit in force: ``threadpoolctl.threadpool_limits``,
-        ``OMP_NUM_THREADS``, or the share of a joblib or Dask worker. torch's
-        own default, a thread per core, slows a fit several times over
-        beside another busy process, and half of them much less; on a quiet
-        machine, all cores can be faster (``benchmarks/README.md``,
-        ``bench_contention.py``). Set an int to choose.
+        Extra skorch callbacks (progress bar, checkpointing, LR schedules,
+        scoring, logging). They are copied at fit; the fitted ones are in
+        ``net_.callbacks_``.
+    early_stopping : bool or EarlyStop, default=False
+        Hold out part of the training data and stop when its loss stops
+        improving, keeping the best epoch's weights
+        (:class:`~skmmae.options.EarlyStop`: patience 10 epochs, 10% held
+        out).
+    speed : Speed or None, default=None
+        How the computation runs (:class:`~skmmae.options.Speed`): the fused
+        optimizer, CUDA graphs and bfloat16 autocast, and the CPU threads of
+        the estimator's methods. None takes its defaults: a fused Adam on CPU
+        and CUDA, CUDA graphs where they apply, and half the usable CPUs.
     verbose : int, default=0
         0 trains silently; 1 prints skorch's table of losses per epoch.
     random_state : int, RandomState instance or None, default=None
-        Seeds weight initialization, shuffling, and the validation split.
-        With an int, the same data gives the same codes on the CPU. torch's
-        global random state is left as it was.
+        Seeds weight initialization, shuffling, the validation split and the
+        read-out's draws. With an int, the same data gives the same codes on
+        the CPU. torch's global random state is left as it was.
 
     Attributes
     ----------
@@ -336,6 +221,11 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
     modality_weights_ : dict of str -> float
         The weight of each modality's loss in the training loss (summing to
         one).
+    readout_ : DecoderReadout
+        The fitted read-out (see ``readout``).
+    code_scale_ : float
+        The training codes' spread (the mean over code dimensions of their
+        standard deviation): the unit of the steps of ``refine``.
     n_features_in_ : int
         Total number of features over all modalities (an image counts its
         pixels times channels).
@@ -343,11 +233,6 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         Column names, only when X was a DataFrame with string column names.
     device_ : torch.device
         The device training ran on.
-    readout_ : DecoderReadout
-        The fitted read-out (see ``readout``).
-    code_scale_ : float
-        The training codes' spread: the mean over code dimensions of their
-        standard deviation. The unit of the steps of ``refine``.
 
     See Also
     --------
@@ -371,19 +256,13 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         "encoding_dim": [Interval(Integral, 1, None, closed="left")],
         "modalities": [dict, None],
         "modality_weights": [StrOptions({"balanced"}), dict, None],
-        "hidden_dims": ["array-like"],
-        "layer_norm": ["boolean"],
-        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "hidden_dims": ["array-like", HiddenLayers],
         "fusion": [StrOptions(set(FUSIONS))],
-        "variational": ["boolean"],
-        "beta": [Interval(Real, 0, None, closed="left")],
-        "kl_warmup_epochs": [Interval(Integral, 0, None, closed="left")],
-        "modality_dropout": [Interval(Real, 0, 1, closed="left")],
+        "variational": ["boolean", Variational],
+        "modality_dropout": [Interval(Real, 0, 1, closed="left"), ModalityDropout],
         "noise_std": [Interval(Real, 0, None, closed="left")],
         "input_dropout": [Interval(Real, 0, 1, closed="left")],
-        "subset_weight": [Interval(Real, 0, 1, closed="both")],
-        "cross_weight": [Interval(Real, 0, 1, closed="both")],
-        "cross_decoders": [StrOptions({"shared", "own"})],
+        "cross_weight": [Interval(Real, 0, 1, closed="both"), CrossModal],
         "readout": [StrOptions({"kernel", "decoder"}), DecoderReadout],
         "refine": [CodeRefinement, None],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
@@ -391,16 +270,11 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         "lr": [Interval(Real, 0, None, closed="neither")],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
         "ema_decay": [Interval(Real, 0, 1, closed="left")],
-        "optimizer": [StrOptions(set(_OPTIMIZERS)), type],
+        "optimizer": [StrOptions(set(OPTIMIZERS)), type],
         "device": [str, torch.device],
         "callbacks": [list, None],
-        "early_stopping": ["boolean"],
-        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
-        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
-        "fused_optimizer": [StrOptions({"auto"}), "boolean"],
-        "cuda_graphs": [StrOptions({"auto"}), "boolean"],
-        "bf16": ["boolean"],
-        "n_threads": [Interval(Integral, 1, None, closed="left"), None],
+        "early_stopping": ["boolean", EarlyStop],
+        "speed": [Speed, None],
         "verbose": ["verbose"],
         "random_state": ["random_state"],
     }
@@ -412,18 +286,12 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         modalities=None,
         modality_weights=None,
         hidden_dims=(512,),
-        layer_norm=True,
-        dropout=0.1,
         fusion="mean",
         variational=False,
-        beta=1.0,
-        kl_warmup_epochs=0,
         modality_dropout=0.3,
         noise_std=0.5,
         input_dropout=0.0,
-        subset_weight=0.5,
         cross_weight=0.0,
-        cross_decoders="shared",
         readout="kernel",
         refine=None,
         max_epochs=100,
@@ -435,12 +303,7 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         device="auto",
         callbacks=None,
         early_stopping=False,
-        validation_fraction=0.1,
-        n_iter_no_change=10,
-        fused_optimizer="auto",
-        cuda_graphs="auto",
-        bf16=False,
-        n_threads=None,
+        speed=None,
         verbose=0,
         random_state=None,
     ):
@@ -448,18 +311,12 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         self.modalities = modalities
         self.modality_weights = modality_weights
         self.hidden_dims = hidden_dims
-        self.layer_norm = layer_norm
-        self.dropout = dropout
         self.fusion = fusion
         self.variational = variational
-        self.beta = beta
-        self.kl_warmup_epochs = kl_warmup_epochs
         self.modality_dropout = modality_dropout
         self.noise_std = noise_std
         self.input_dropout = input_dropout
-        self.subset_weight = subset_weight
         self.cross_weight = cross_weight
-        self.cross_decoders = cross_decoders
         self.readout = readout
         self.refine = refine
         self.max_epochs = max_epochs
@@ -471,12 +328,7 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         self.device = device
         self.callbacks = callbacks
         self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.n_iter_no_change = n_iter_no_change
-        self.fused_optimizer = fused_optimizer
-        self.cuda_graphs = cuda_graphs
-        self.bf16 = bf16
-        self.n_threads = n_threads
+        self.speed = speed
         self.verbose = verbose
         self.random_state = random_state
 
@@ -521,8 +373,10 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         """
         previous = dict(self.__dict__)
         try:
-            with thread_budget(self.n_threads):
-                self._fit(X)
+            # Every parameter rule, before any data is touched.
+            config = resolve_config(self)
+            with thread_budget(config.speed.n_threads):
+                self._fit(X, config)
         except BaseException:
             # Nothing half-built may stay: no new model without its post-fit
             # steps, and no loss of the previous fitted model.
@@ -531,49 +385,46 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
             raise
         return self
 
-    def _fit(self, X):
-        self._check_components()
-        hidden_dims = self._check_hidden_dims()
-        self._check_cross_decoders()
-        self._check_callbacks()
-        device = self._resolve_device()
+    def _fit(self, X, config):
         data, self._layout = split_modalities(X, estimator=self, reset=True)
-        _check_reserved_names(data)
+        check_reserved_names(data)
         data, missing = extract_missing(data, self._layout, fitting=True)
-        check_some_modality(missing, data, data, _n_rows(data))
-        data = _with_presence(self._fit_modalities(data, missing), missing)
+        check_some_modality(missing, data, data, n_rows(data))
+        self.modalities_, data = fit_modalities(self, data, missing)
+        data = with_presence(data, missing)
+        if self._layout.kind not in ("array", "frame") and hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_  # a refit on dict input keeps no names of an array fit
         if self._layout.kind not in ("array", "frame"):
-            self._forget_array_feature_names()
             self.n_features_in_ = sum(m.n_features_ for m in self.modalities_.values())
-        self.device_ = device
+        self.device_ = config.device
         self._n_features_out = self.encoding_dim
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         # Seed a fork of torch's random state: reproducible without touching
         # the user's global state.
-        with torch.random.fork_rng(devices=self._rng_devices(device)):
+        with torch.random.fork_rng(devices=_rng_devices(config.device)):
             torch.manual_seed(seed)
-            self.net_ = self._build_net(hidden_dims, device, seed).initialize()
-            self.modality_weights_ = self._resolve_weights(data, seed)
+            self.net_ = build_net(self, config, self.modalities_, seed).initialize()
+            self.modality_weights_ = resolve_weights(self, data, seed)
             self.net_.criterion_.weights = self.modality_weights_
             # One copy on the device serves training and the post-fit steps.
             dataset = self.net_.get_dataset(data)
             # partial_fit trains the initialized net (fit would rebuild it).
             self.net_.partial_fit(dataset)
-        self._fit_post_steps(TrainingData(self.net_, dataset, self.modalities_), seed)
+        self._fit_post_steps(config, TrainingData(self.net_, dataset, self.modalities_), seed)
         self._warn_if_interrupted()
 
-    def _fit_post_steps(self, training, seed):
+    def _fit_post_steps(self, config, training, seed):
         """Fit the read-out, and measure the codes' spread, once training has ended."""
-        if isinstance(self.readout, str):
-            readout = KernelReadout() if self.readout == "kernel" else DecoderReadout()
-        else:
-            readout = clone(self.readout)
+        readout = clone(config.readout)
         if readout.get_params().get("random_state", 0) is None:
             readout.set_params(random_state=seed)
         self.readout_ = readout.fit(self.net_.module_, training)
         code = training.code.double()
         spread = code.std(dim=0, unbiased=False).mean() if len(code) > 1 else torch.ones(())
         self.code_scale_ = float(spread.clamp_min(1e-6))
+
+    def _n_threads(self):
+        return Speed.from_value(self.speed).n_threads
 
     def _warn_if_interrupted(self):
         """Warn when skorch ended training early on a KeyboardInterrupt.
@@ -619,7 +470,8 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         Z_std : ndarray of shape (n_samples, encoding_dim)
             Only with ``return_std=True``: the posterior standard deviations.
         """
-        if return_std and not self.variational:
+        check_is_fitted(self)
+        if return_std and not self.net_.module_.variational:
             raise ValueError(
                 "transform(X, return_std=True) needs a variational model; this "
                 f"{type(self).__name__} has variational=False."
@@ -730,7 +582,7 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
             The decoded samples, in the form of :meth:`inverse_transform`.
         """
         check_is_fitted(self)
-        if not self.variational:
+        if not self.net_.module_.variational:
             raise ValueError(
                 f"sample needs a variational model; this {type(self).__name__} has "
                 "variational=False."
@@ -831,8 +683,8 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
             data, layout, self.modalities_, type(self).__name__, self._layout.feature_names,
             unscanned=unscanned,
         )
-        check_some_modality(missing, data, self.modalities_, _n_rows(data))
-        return _with_presence(data, missing)
+        check_some_modality(missing, data, self.modalities_, n_rows(data))
+        return with_presence(data, missing)
 
     def _finite_codes(self, codes, X):
         """``codes`` of X, or the error that explains why some are not finite."""
@@ -887,233 +739,9 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
             dataset = self.net_.get_dataset(self._check_input(X, leave_out))
         return dataset
 
-    def _fit_modalities(self, data, missing):
-        """Resolve, fit and apply each modality; set ``modalities_``.
 
-        A modality that some samples lack learns its statistics from the
-        samples that have it.
-        """
-        specs = self._named("modalities", data)
-        self.modalities_, checked = {}, {}
-        for name, block in data.items():
-            label = self._layout.describe(name)
-            spec = specs.get(name)
-            modality = infer_modality(block, label) if spec is None else make_modality(spec, label)
-            if name in missing:
-                modality.fit(take_rows(block, ~missing[name]), label)
-                checked[name] = modality.validate(block, label)
-            else:
-                checked[name] = modality.fit_validate(block, label)
-            self.modalities_[name] = modality
-        return checked
 
-    def _named(self, parameter, data):
-        """The dict parameter ``parameter``, checked to name only modalities of X."""
-        value = getattr(self, parameter)
-        if not isinstance(value, dict):
-            return {}
-        unknown = [name for name in value if name not in data]
-        if unknown:
-            raise ValueError(
-                f"The '{parameter}' parameter of {type(self).__name__} names {unknown}, "
-                f"which X does not have; X has the modalities {list(data)}."
-            )
-        return value
-
-    def _resolve_weights(self, data, seed):
-        """Per-modality loss weights summing to one, from ``modality_weights``."""
-        if self.modality_weights == "balanced":
-            initial, _ = _inference.loss_totals(self.net_, _sample_rows(data, 2048, seed))
-            weights = {name: 1.0 / max(loss, 1e-8) for name, loss in initial.items()}
-        else:
-            given = self._named("modality_weights", self.modalities_)
-            for name, weight in given.items():
-                if not (isinstance(weight, Real) and 0 <= weight < np.inf):
-                    raise ValueError(
-                        f"The weight of modality {name!r} in 'modality_weights' must be a "
-                        f"finite non-negative number. Got {weight!r} instead."
-                    )
-            weights = {name: float(given.get(name, 1.0)) for name in self.modalities_}
-        total = sum(weights.values())
-        if not total > 0:
-            raise ValueError("The 'modality_weights' must not all be zero.")
-        return {name: weight / total for name, weight in weights.items()}
-
-    def _check_components(self):
-        """Validate the parameters of the post-fit components, naming the estimator's parameter."""
-        for parameter in ("readout", "refine"):
-            component = getattr(self, parameter)
-            if not isinstance(component, BaseEstimator):
-                continue
-            try:
-                component._validate_params()
-            except InvalidParameterError as error:
-                raise InvalidParameterError(
-                    f"The {parameter!r} parameter of {type(self).__name__}: {error}"
-                ) from error
-
-    def _check_cross_decoders(self):
-        # Own cross decoders that no loss trains would predict garbage.
-        if self.cross_decoders == "own" and (self.cross_weight == 0 or self.fusion == "moe"):
-            raise ValueError(
-                "MultimodalAutoencoder(cross_decoders='own') trains its own decoders "
-                "with the cross-modal term only, which needs cross_weight > 0 and a "
-                f"fusion other than 'moe'; got cross_weight={self.cross_weight!r}, "
-                f"fusion={self.fusion!r}."
-            )
-
-    def _check_hidden_dims(self):
-        dims = tuple(np.asarray(self.hidden_dims).ravel().tolist())
-        if not all(isinstance(d, Integral) and not isinstance(d, bool) and d > 0 for d in dims):
-            raise ValueError(
-                "The 'hidden_dims' parameter of MultimodalAutoencoder must be a "
-                f"sequence of positive ints. Got {self.hidden_dims!r} instead."
-            )
-        return dims
-
-    def _resolve_device(self):
-        if isinstance(self.device, str) and self.device == "auto":
-            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        try:
-            device = torch.device(self.device)
-        except (RuntimeError, TypeError) as error:
-            raise ValueError(
-                "The 'device' parameter of MultimodalAutoencoder must be 'auto' or a "
-                f"torch device such as 'cpu' or 'cuda'. Got {self.device!r} instead."
-            ) from error
-        if device.type == "meta":
-            raise ValueError(
-                "device='meta' holds no data, so nothing can be trained on it; use "
-                "device='auto', 'cpu' or 'cuda'."
-            )
-        if device.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError(
-                f"device={self.device!r} was asked for, but CUDA is not available "
-                "here; use device='auto' or 'cpu'."
-            )
-        if device.type == "mps" and not torch.backends.mps.is_available():
-            raise ValueError(
-                f"device={self.device!r} was asked for, but MPS is not available "
-                "here; use device='auto' or 'cpu'."
-            )
-        return device
-
-    def _check_callbacks(self):
-        """Refuse ``callbacks`` entries skorch would fail on, naming the entry."""
-        for i, entry in enumerate(self.callbacks or []):
-            named = isinstance(entry, tuple) and len(entry) == 2 and isinstance(entry[0], str)
-            callback = entry[1] if named else entry
-            is_class = isinstance(callback, type) and issubclass(callback, Callback)
-            if not (isinstance(callback, Callback) or is_class):
-                raise TypeError(
-                    f"Entry {i} of the 'callbacks' parameter of {type(self).__name__} "
-                    "must be a skorch Callback (an instance or a class) or a (name, "
-                    f"Callback) pair. Got {entry!r} instead."
-                )
-
-    @staticmethod
-    def _rng_devices(device):
-        if device.type != "cuda":
-            return []
-        return [device.index if device.index is not None else torch.cuda.current_device()]
-
-    def _forget_array_feature_names(self):
-        # A refit on dict input must not keep names from an earlier array fit.
-        if hasattr(self, "feature_names_in_"):
-            del self.feature_names_in_
-
-    def _speed_options(self, optimizer, device):
-        """Resolve ``fused_optimizer`` and ``cuda_graphs`` to optimizer kwargs and a flag."""
-        on_cuda = device.type == "cuda"
-        builtin_adam = self.optimizer in ("adam", "adamw")
-        accepts = inspect.signature(optimizer).parameters
-        fused = self.fused_optimizer
-        if fused == "auto":
-            # One kernel for all parameters: on CUDA it saves launches, on CPU
-            # it stepped the default model 3x faster than the per-tensor loop.
-            fused = device.type in ("cpu", "cuda") and builtin_adam
-        graphs = self.cuda_graphs
-        if graphs == "auto":
-            # A KL warm-up changes beta between epochs, which a graph would freeze.
-            graphs = (
-                on_cuda
-                and builtin_adam
-                and all(_graph_safe(entry) for entry in self.callbacks or [])
-                and not self._kl_warmup()
-            )
-        if graphs and not on_cuda:
-            raise ValueError(
-                f"cuda_graphs=True needs a CUDA device; the device is {device}. "
-                "Use cuda_graphs='auto' or False."
-            )
-        kwargs = {}
-        if fused:
-            if "fused" not in accepts:
-                raise ValueError(
-                    f"fused_optimizer=True, but the optimizer {optimizer.__name__} takes no "
-                    "'fused' argument; use fused_optimizer='auto' or False."
-                )
-            kwargs["fused"] = True
-        if graphs:
-            if "capturable" not in accepts:
-                raise ValueError(
-                    f"cuda_graphs=True needs an optimizer that takes capturable=True; "
-                    f"{optimizer.__name__} does not. Use 'adam' or 'adamw', or cuda_graphs=False."
-                )
-            kwargs["capturable"] = True
-        return kwargs, bool(graphs)
-
-    def _kl_warmup(self):
-        return self.variational and self.kl_warmup_epochs > 0
-
-    def _build_net(self, hidden_dims, device, seed):
-        optimizer = _OPTIMIZERS.get(self.optimizer, self.optimizer)
-        optimizer_kwargs, graphs = self._speed_options(optimizer, device)
-        # First: no other callback may act on a diverged loss or model.
-        callbacks = [("loss_terms", LossTerms())]
-        callbacks += copy.deepcopy(list(self.callbacks or []))
-        if self._kl_warmup():
-            callbacks.append(("kl_warmup", KLWarmup(self.beta, self.kl_warmup_epochs)))
-        train_split = None
-        if self.early_stopping:
-            train_split = TensorValidSplit(self.validation_fraction, seed)
-            callbacks.append(
-                (
-                    "early_stopping",
-                    EarlyStopping(
-                        monitor="valid_loss", patience=self.n_iter_no_change, load_best=True
-                    ),
-                )
-            )
-        elif self.ema_decay > 0:
-            callbacks.append(("weight_average", WeightAverage(self.ema_decay)))
-        if graphs:
-            callbacks.append(("cuda_graphs", CudaGraphs()))
-        return MultimodalNet(
-            MultimodalAutoencoderModule,
-            ReconstructionLoss,
-            module__modalities=self.modalities_,
-            module__encoding_dim=self.encoding_dim,
-            module__hidden_dims=HiddenLayers(hidden_dims, self.layer_norm, self.dropout),
-            module__fusion=self.fusion,
-            module__variational=self.variational,
-            module__modality_dropout=self.modality_dropout,
-            module__noise_std=self.noise_std,
-            module__input_dropout=self.input_dropout,
-            module__subset_weight=self.subset_weight,
-            module__cross_weight=self.cross_weight,
-            module__own_cross_decoders=self.cross_decoders == "own",
-            criterion__modalities=self.modalities_,
-            criterion__beta=self.beta,
-            optimizer=optimizer,
-            optimizer__weight_decay=self.weight_decay,
-            **{f"optimizer__{key}": value for key, value in optimizer_kwargs.items()},
-            bf16=self.bf16,
-            lr=self.lr,
-            max_epochs=self.max_epochs,
-            batch_size=self.batch_size,
-            train_split=train_split,
-            callbacks=callbacks,
-            device=device,
-            verbose=self.verbose,
-        )
+def _rng_devices(device):
+    if device.type != "cuda":
+        return []
+    return [device.index if device.index is not None else torch.cuda.current_device()]

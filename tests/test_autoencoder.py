@@ -17,6 +17,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skmmae import MultimodalAutoencoder
 from skmmae.datasets import load_mfeat
+from skmmae.options import EarlyStop
 
 FAST = dict(encoding_dim=3, hidden_dims=(16,), max_epochs=3, random_state=0)
 
@@ -208,18 +209,18 @@ def test_linear_model_without_hidden_layers():
 def test_early_stopping_stops_and_keeps_best():
     X = small_data(n=80)
     ae = MultimodalAutoencoder(
-        **{**FAST, "max_epochs": 500, "early_stopping": True, "n_iter_no_change": 3, "lr": 0.05}
+        **{**FAST, "max_epochs": 500, "early_stopping": EarlyStop(patience=3), "lr": 0.05}
     ).fit(X)
     history = ae.net_.history
     assert len(history) < 500
     valid = history[:, "valid_loss"]
-    # Stopped because the last n_iter_no_change epochs never beat the best before.
+    # Stopped because the last `patience` epochs never beat the best before.
     assert min(valid[-3:]) >= min(valid[:-3])
 
 
 def test_early_stopping_is_no_interruption(recwarn):
     X = small_data(n=80)
-    params = {**FAST, "max_epochs": 500, "early_stopping": True, "n_iter_no_change": 2}
+    params = {**FAST, "max_epochs": 500, "early_stopping": EarlyStop(patience=2)}
     ae = MultimodalAutoencoder(**params, lr=0.05).fit(X)
     assert len(ae.net_.history) < 500
     # A user's own early stopping neither.

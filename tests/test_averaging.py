@@ -9,6 +9,7 @@ from skorch.callbacks import Callback
 from skmmae import MultimodalAutoencoder
 from skmmae._averaging import WeightAverage
 from skmmae.datasets import load_mfeat
+from skmmae.options import EarlyStop
 
 
 class RecordWeights(Callback):
@@ -87,7 +88,7 @@ def test_estimator_averages_by_default_and_reports_it(mfeat_small):
 
 
 def test_early_stopping_keeps_best_epoch_instead_of_average(mfeat_small):
-    ae = fit(mfeat_small, early_stopping=True, n_iter_no_change=2)
+    ae = fit(mfeat_small, early_stopping=EarlyStop(patience=2))
     callbacks = dict(ae.net_.callbacks_)
     assert "early_stopping" in callbacks and "weight_average" not in callbacks
 

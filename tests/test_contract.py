@@ -26,6 +26,14 @@ from sklearn.base import clone
 from skorch.helper import SliceDict
 
 from skmmae import MultimodalAutoencoder
+from skmmae.options import (
+    CrossModal,
+    EarlyStop,
+    HiddenLayers,
+    ModalityDropout,
+    Speed,
+    Variational,
+)
 from skmmae.readout import KernelReadout
 from skmmae.refine import CodeRefinement
 
@@ -251,11 +259,16 @@ PARAMETERS = st.fixed_dictionaries(
     {},
     optional={
         "encoding_dim": st.one_of(st.integers(-1, 4), st.just(2.5)),
-        "hidden_dims": st.sampled_from([(), (4,), (4, 3), (0,), (-1,), (2.5,), "x"]),
+        "hidden_dims": st.sampled_from(
+            [(), (4,), (4, 3), (0,), (-1,), (2.5,), "x", HiddenLayers((4,), dropout=0.5),
+             HiddenLayers((4,), dropout=1.0), HiddenLayers((4,), layer_norm="no")]
+        ),
         "lr": st.one_of(FLOATS, st.sampled_from([1e-3, 1e6])),
         "noise_std": st.one_of(FLOATS, st.just(1e30)),
-        "dropout": st.sampled_from([0.0, 0.5, 1.0, -0.1]),
-        "modality_dropout": st.sampled_from([0.0, 0.5, 0.99, 1.0]),
+        "modality_dropout": st.sampled_from(
+            [0.0, 0.5, 0.99, 1.0, ModalityDropout(0.5, subset_weight=0.0),
+             ModalityDropout(0.5, subset_weight=2.0), ModalityDropout(1.0)]
+        ),
         "input_dropout": st.sampled_from([0.0, 0.5, 1.5]),
         "batch_size": st.integers(-1, 40),
         "max_epochs": st.integers(0, 2),
@@ -265,8 +278,11 @@ PARAMETERS = st.fixed_dictionaries(
             st.dictionaries(st.sampled_from(["a", "b", "c"]), FLOATS, max_size=2),
         ),
         "fusion": st.sampled_from(["mean", "concat", "poe", "moe", "sum"]),
-        "variational": st.booleans(),
-        "beta": st.one_of(FLOATS, st.just(1e30)),
+        "variational": st.one_of(
+            st.booleans(),
+            st.builds(Variational, beta=st.one_of(FLOATS, st.just(1e30)),
+                      kl_warmup_epochs=st.integers(-1, 2)),
+        ),
         "ema_decay": st.sampled_from([0.0, 0.9, 1.0, -1.0]),
         "readout": st.sampled_from(
             ["kernel", "decoder", "other", KernelReadout(max_centers=10),
@@ -275,11 +291,21 @@ PARAMETERS = st.fixed_dictionaries(
         "refine": st.sampled_from(
             [None, CodeRefinement(steps=2), CodeRefinement(steps=-1), CodeRefinement(lr=0.0), 3]
         ),
-        "subset_weight": st.sampled_from([0.0, 0.5, 1.0, 2.0]),
-        "cross_weight": st.sampled_from([0.0, 0.5, 1.0, -0.5]),
-        "cross_decoders": st.sampled_from(["shared", "own", "mine"]),
+        "cross_weight": st.one_of(
+            st.sampled_from([0.0, 0.5, 1.0, -0.5]),
+            st.builds(CrossModal, weight=st.sampled_from([0.0, 0.5, 1.5]),
+                      decoders=st.sampled_from(["shared", "own", "mine"])),
+        ),
         "optimizer": st.sampled_from(["adam", "adamw", "sgd", "lbfgs"]),
-        "early_stopping": st.booleans(),
+        "early_stopping": st.one_of(
+            st.booleans(),
+            st.builds(EarlyStop, patience=st.integers(0, 2),
+                      validation_fraction=st.sampled_from([0.2, 0.0, 1.0])),
+        ),
+        "speed": st.sampled_from(
+            [None, Speed(n_threads=1), Speed(n_threads=0), Speed(bf16=True),
+             Speed(fused_optimizer=True), Speed(cuda_graphs=True)]
+        ),
         "weight_decay": st.sampled_from([0.0, 1e-3, -1.0]),
     },
 )

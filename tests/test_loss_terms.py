@@ -10,6 +10,7 @@ from skmmae import MultimodalAutoencoder
 from skmmae._loss_terms import _describe
 from skmmae._module import AutoencoderOutput, ReconstructionLoss
 from skmmae.modalities import Continuous
+from skmmae.options import EarlyStop, Variational
 
 
 def blocks(n=40, seed=0):
@@ -54,7 +55,7 @@ def test_divergence_of_the_validation_loss_stops_fit():
     # Early stopping monitors the validation loss; a non-finite one must
     # stop the fit, not count as one more epoch without improvement.
     with pytest.raises(ValueError, match=r"Training diverged in epoch 1: the \w+ loss"):
-        estimator(early_stopping=True, noise_std=1e30, n_iter_no_change=5).fit(blocks())
+        estimator(early_stopping=EarlyStop(patience=5), noise_std=1e30).fit(blocks())
 
 
 def test_the_criterion_sums_its_terms_per_mode():
@@ -84,7 +85,9 @@ def test_terms_are_described_in_words():
     assert _describe([]).startswith("no single term")
 
 
-@pytest.mark.parametrize("params", [{}, {"variational": True, "beta": 0.5}, {"early_stopping": True}])
+@pytest.mark.parametrize(
+    "params", [{}, {"variational": Variational(beta=0.5)}, {"early_stopping": True}]
+)
 def test_the_history_has_each_modality_loss_and_they_make_the_loss(params):
     X = blocks(n=50)
     ae = estimator(**params).fit(X)
@@ -95,5 +98,5 @@ def test_the_history_has_each_modality_loss_and_they_make_the_loss(params):
             # The epoch's loss is the weighted sum of the modalities' (plus the
             # KL term): both are averages over the epoch's samples.
             combined = sum(ae.modality_weights_[name] * loss for name, loss in losses.items())
-            combined += ae.beta * row.get(f"{prefix}_kl", 0.0) if ae.variational else 0.0
+            combined += ae.net_.criterion_.beta * row.get(f"{prefix}_kl", 0.0)
             assert combined == pytest.approx(row[f"{prefix}_loss"], rel=1e-5)

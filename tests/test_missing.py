@@ -21,11 +21,12 @@ from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.pipeline import make_pipeline
 
 from skmmae import MultimodalAutoencoder
-from skmmae._layers import HiddenLayers
+from skmmae._layers import LayerSpec
 from skmmae._module import PRESENT_SUFFIX, MultimodalAutoencoderModule, ReconstructionLoss
 from skmmae.datasets import decode_words, load_digits_words, load_mfeat
 from skmmae.fusion import FUSIONS
 from skmmae.modalities import Continuous, Image
+from skmmae.options import CrossModal, Variational
 from skmmae.refine import CodeRefinement
 
 FUSION_NAMES = sorted(FUSIONS)  # concat, mean, moe, poe
@@ -550,7 +551,7 @@ def test_own_cross_decoders_take_the_cross_loss_and_leave_the_reconstruction_dec
     rng = np.random.RandomState(0)
     widths = {"a": 3, "b": 2, "c": 4}
     modalities = {name: Continuous().fit(rng.normal(size=(20, w))) for name, w in widths.items()}
-    hidden = HiddenLayers((8,), layer_norm=True, dropout=0.5)
+    hidden = LayerSpec((8,), layer_norm=True, dropout=0.5)
     module = MultimodalAutoencoderModule(
         modalities, 3, hidden, "mean", cross_weight=1.0, own_cross_decoders=True
     )
@@ -590,11 +591,17 @@ def test_without_own_cross_decoders_prediction_uses_the_reconstruction_decoders(
     assert alone.cross_decoders is None
 
 
-@pytest.mark.parametrize("params", [dict(cross_weight=0.0), dict(cross_weight=0.5, fusion="moe")])
-def test_own_cross_decoders_need_a_cross_term(params):
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        (dict(cross_weight=CrossModal(0.0, decoders="own")), r"'cross_weight'.*needs weight > 0"),
+        (dict(cross_weight=CrossModal(0.5, decoders="own"), fusion="moe"), r"fusion='moe' does not"),
+    ],
+)
+def test_own_cross_decoders_need_a_cross_term(params, message):
     X, _ = mfeat(n=50)
-    with pytest.raises(ValueError, match="cross_decoders='own'.*cross_weight > 0"):
-        MultimodalAutoencoder(**SMALL, cross_decoders="own", **params).fit(X)
+    with pytest.raises(ValueError, match=message):
+        MultimodalAutoencoder(**SMALL, **params).fit(X)
 
 
 @pytest.mark.parametrize("decoders", ["shared", "own"])
@@ -606,7 +613,7 @@ def test_cross_weight_trains_prediction_from_the_others(decoders):
     )
     errors = {}
     for cross in (0.0, 0.7):
-        options = dict(cross_weight=cross, cross_decoders=decoders) if cross else {}
+        options = dict(cross_weight=CrossModal(cross, decoders=decoders)) if cross else {}
         ae = MultimodalAutoencoder(8, **options, **common).fit(train)
         pred = ae.predict_modality({"fou": test["fou"], "kar": test["kar"]}, "pix")
         errors[cross] = standardized_mse(pred, test["pix"], ae.modalities_["pix"])
@@ -618,8 +625,8 @@ def test_cross_weight_trains_prediction_from_the_others(decoders):
 def test_predict_modality_uses_the_own_cross_decoders():
     train, test = mfeat_train_test()
     ae = MultimodalAutoencoder(
-        6, hidden_dims=(32,), max_epochs=3, random_state=0, cross_weight=0.5,
-        cross_decoders="own", readout="decoder",
+        6, hidden_dims=(32,), max_epochs=3, random_state=0,
+        cross_weight=CrossModal(0.5, decoders="own"), readout="decoder",
     ).fit(train)
     others = {name: block for name, block in test.items() if name != "pix"}
     codes = torch.as_tensor(ae.transform(others), device=ae.device_)
@@ -757,9 +764,7 @@ def variational_poe():
     X_nan = SliceDict(**X_nan)
     ae = MultimodalAutoencoder(
         fusion="poe",
-        variational=True,
-        beta=0.5,
-        kl_warmup_epochs=4,
+        variational=Variational(beta=0.5, kl_warmup_epochs=4),
         callbacks=[("record_beta", RecordBeta())],
         **(SMALL | dict(max_epochs=6)),
     ).fit(X_nan)

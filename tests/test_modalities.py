@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 import torch
 from sklearn.base import clone
+from skorch.callbacks import Callback
 from sklearn.model_selection import GridSearchCV, train_test_split
 from torch import nn
 
@@ -296,17 +297,16 @@ def test_balanced_weights_are_computed_before_training(mfeat):
 def test_balanced_weights_equalize_initial_losses(mfeat):
     X, _ = mfeat
     data = {"fou": X["fou"][:300], "levels": binned(X["kar"][:300, :8], X["kar"][:300, :8])}
-    ae = MultimodalAutoencoder(modality_weights="balanced", **FAST)
-    captured = {}
 
-    class Probe(MultimodalAutoencoder):
-        # Record the starting losses the estimator saw, from the same seeded net.
-        def _resolve_weights(self, data, seed):
-            captured.update(loss_totals(self.net_, data)[0])  # all 300 rows are probed
-            return super()._resolve_weights(data, seed)
+    class InitialLosses(Callback):
+        # The losses of the initialized net, before any step: what the
+        # balanced weights were computed from (all 300 rows are probed).
+        def on_train_begin(self, net, X=None, **kwargs):
+            self.losses = loss_totals(net, X)[0]
 
-    probe = Probe(**ae.get_params()).fit(data)
-    weighted = [probe.modality_weights_[name] * loss for name, loss in captured.items()]
+    ae = MultimodalAutoencoder(modality_weights="balanced", callbacks=[InitialLosses()], **FAST)
+    captured = dict(ae.fit(data).net_.callbacks_)["InitialLosses"].losses
+    weighted = [ae.modality_weights_[name] * loss for name, loss in captured.items()]
     assert weighted[0] == pytest.approx(weighted[1], rel=1e-4)
     assert captured["levels"] > captured["fou"] * 0.5  # both are real, nonzero losses
 

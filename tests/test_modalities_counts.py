@@ -19,6 +19,7 @@ from skmmae._data import TensorBatchIterator, TensorDictDataset, TensorValidSpli
 from skmmae._sparse import SparseRows
 from skmmae.modalities import Counts, infer_modality
 from skmmae.modalities._counts import negative_binomial_nll
+from skmmae.options import EarlyStop
 
 # Three topics, 16 short sentences each; topic words recur within a topic.
 SPORTS = [
@@ -401,8 +402,7 @@ def test_early_stopping_with_sparse_input(words, distribution):
     ae = MultimodalAutoencoder(
         modalities={"words": Counts(distribution=distribution)},
         **{**FIT, "max_epochs": 20},
-        early_stopping=True,
-        validation_fraction=0.25,
+        early_stopping=EarlyStop(validation_fraction=0.25),
         random_state=0,
     )
     ae.fit({"words": sparse.csr_array(words)})

@@ -25,8 +25,9 @@ from skmmae import MultimodalAutoencoder
 from skmmae._cuda_graphs import CudaGraphs
 from skmmae._inference import encode, loss_totals
 from skmmae._net import MultimodalNet
-from skmmae.autoencoder import _graph_safe
+from skmmae._config import graph_safe as _graph_safe
 from skmmae.modalities import Continuous
+from skmmae.options import EarlyStop
 
 
 def make_dataset(n=10):
@@ -216,7 +217,7 @@ def validation_loss(net, X, y):
 
 def test_epoch_scoring_scores_the_validation_data_every_epoch():
     scoring = EpochScoring(validation_loss, name="valid_rec", use_caching=False)
-    ae = fit_with([scoring], early_stopping=True, validation_fraction=0.3, n_iter_no_change=50)
+    ae = fit_with([scoring], early_stopping=EarlyStop(patience=50, validation_fraction=0.3))
     history = ae.net_.history
     # The validation loss, scored once over the held-out rows: skorch's
     # batch-weighted valid_loss is the same mean.

@@ -11,6 +11,7 @@ from torch.overrides import TorchFunctionMode, resolve_name
 
 from skmmae import MultimodalAutoencoder
 from skmmae._cuda_graphs import CudaGraphs
+from skmmae.options import CrossModal, EarlyStop, Speed
 
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 # A capture or replay that kept an earlier step's autograd graph alive makes
@@ -28,8 +29,10 @@ def data(n=203, seed=0):
 
 
 def fit(**params):
+    """A small fit; the speed options are given as keywords, gathered into ``speed``."""
     settings = dict(encoding_dim=3, hidden_dims=(32, 16), max_epochs=15, batch_size=32, random_state=0)
-    return MultimodalAutoencoder(**{**settings, **params}).fit(data())
+    speed = {key: params.pop(key) for key in ("fused_optimizer", "cuda_graphs", "bf16") if key in params}
+    return MultimodalAutoencoder(**{**settings, **params}, speed=Speed(**speed)).fit(data())
 
 
 def losses(ae):
@@ -65,12 +68,12 @@ def test_bf16_autocast_on_cpu_follows_float32_loss_curve():
 
 
 def test_cuda_graphs_need_cuda():
-    with pytest.raises(ValueError, match=r"cuda_graphs=True needs a CUDA device; the device is cpu"):
+    with pytest.raises(ValueError, match=r"Speed\(cuda_graphs=True\) needs a CUDA device; the device is cpu"):
         fit(device="cpu", cuda_graphs=True)
 
 
 def test_fused_needs_an_optimizer_that_takes_it():
-    with pytest.raises(ValueError, match=r"fused_optimizer=True, but the optimizer RMSprop takes no 'fused'"):
+    with pytest.raises(ValueError, match=r"Speed\(fused_optimizer=True\), but the optimizer RMSprop takes no 'fused'"):
         fit(device="cpu", optimizer=torch.optim.RMSprop, fused_optimizer=True)
 
 
@@ -125,11 +128,10 @@ def batch_column(ae, key):
     return [row[key] for epoch in ae.net_.history for row in epoch["batches"] if key in row]
 
 
-def test_batch_losses_reach_the_history_at_the_end_of_each_epoch():
-    # The epoch keeps the losses on the device and records them once: the
-    # history must still hold every batch's own loss, in order, per phase.
-    ae = fit(device="cpu", max_epochs=3, early_stopping=True,
-             validation_fraction=0.2, callbacks=[StepLosses()])
+def test_each_batch_loss_reaches_the_history():
+    # The history must hold every batch's own loss, in order, per phase.
+    ae = fit(device="cpu", max_epochs=3, early_stopping=EarlyStop(validation_fraction=0.2),
+             callbacks=[StepLosses()])
     steps = dict(ae.net_.callbacks_)["StepLosses"]  # the fitted copy
     np.testing.assert_array_equal(batch_column(ae, "train_loss"), steps.seen[True])
     np.testing.assert_array_equal(batch_column(ae, "valid_loss"), steps.seen[False])
@@ -237,7 +239,7 @@ def _flat(items):
         {"fusion": "concat", "modality_dropout": 0.0},
         {"fusion": "poe", "variational": True},
         {"fusion": "moe", "variational": True},
-        {"cross_weight": 0.5, "cross_decoders": "own"},
+        {"cross_weight": CrossModal(0.5, decoders="own")},
         {"variational": True, "cross_weight": 0.5},
     ],
     ids=["defaults", "concat", "poe", "moe", "own-cross", "variational-cross"],

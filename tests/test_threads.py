@@ -13,6 +13,7 @@ from threadpoolctl import threadpool_limits
 import skmmae._threads as threads_module
 from skmmae import MultimodalAutoencoder
 from skmmae._threads import default_threads, thread_budget, usable_cpus
+from skmmae.options import Speed
 
 
 def blocks(n=40):
@@ -53,7 +54,8 @@ def test_the_default_is_half_the_cpus_within_the_limit_in_force():
 def test_fit_and_transform_run_on_the_budget_and_restore_it(n_threads):
     before = torch.get_num_threads()
     expected = default_threads() if n_threads is None else n_threads
-    assert threads_in_fit_and_transform(n_threads=n_threads) == ({expected}, {expected})
+    threads = threads_in_fit_and_transform(speed=Speed(n_threads=n_threads))
+    assert threads == ({expected}, {expected})
     assert torch.get_num_threads() == before
 
 
@@ -102,8 +104,10 @@ def test_a_loky_worker_stays_within_its_share(share):
 
 
 def test_n_threads_is_validated():
-    with pytest.raises(ValueError, match=r"The 'n_threads' parameter of MultimodalAutoencoder"):
-        MultimodalAutoencoder(n_threads=0).fit(blocks())
+    with pytest.raises(
+        ValueError, match=r"The 'speed' parameter of MultimodalAutoencoder: The 'n_threads'"
+    ):
+        MultimodalAutoencoder(speed=Speed(n_threads=0)).fit(blocks())
 
 
 def test_without_openmp_the_budget_falls_back_to_torch_and_restores(monkeypatch):

@@ -22,6 +22,7 @@ from skmmae._data import TensorDictDataset
 from skmmae._inference import decode, encode
 from skmmae._validation import check_finite, finite_scan_deferred, restore_layout, split_modalities
 from skmmae.modalities import Continuous
+from skmmae.options import EarlyStop, Variational
 
 N_SAMPLES, ENCODING_DIM = 30, 2
 
@@ -698,17 +699,17 @@ def test_inverse_transform_accepts_tensor_codes(fitted):
         ),
         (
             {"hidden_dims": (0,)},
-            r"The 'hidden_dims' parameter of MultimodalAutoencoder must be a sequence of "
+            r"The 'hidden_dims' parameter of MultimodalAutoencoder: .*must be a sequence of "
             r"positive ints\. Got \(0,\) instead\.",
         ),
         (
             {"hidden_dims": (8, -1)},
-            r"The 'hidden_dims' parameter of MultimodalAutoencoder must be a sequence of "
+            r"The 'hidden_dims' parameter of MultimodalAutoencoder: .*must be a sequence of "
             r"positive ints\. Got \(8, -1\) instead\.",
         ),
         (
             {"hidden_dims": (8.5,)},
-            r"The 'hidden_dims' parameter of MultimodalAutoencoder must be .* "
+            r"The 'hidden_dims' parameter of MultimodalAutoencoder: .*must be .* "
             r"Got \(8\.5,\) instead\.",
         ),
         (
@@ -717,14 +718,14 @@ def test_inverse_transform_accepts_tensor_codes(fitted):
             r"device .* Got 'nonsense-device' instead\.",
         ),
         (
-            {"validation_fraction": 1.5},
-            r"The 'validation_fraction' parameter of MultimodalAutoencoder must be .* "
-            r"Got 1\.5 instead\.",
+            {"early_stopping": EarlyStop(validation_fraction=1.5)},
+            r"The 'early_stopping' parameter of MultimodalAutoencoder: The "
+            r"'validation_fraction' parameter of EarlyStop must be .* Got 1\.5 instead\.",
         ),
         (
-            {"n_iter_no_change": 0},
-            r"The 'n_iter_no_change' parameter of MultimodalAutoencoder must be .* "
-            r"Got 0 instead\.",
+            {"early_stopping": EarlyStop(patience=0)},
+            r"The 'early_stopping' parameter of MultimodalAutoencoder: The 'patience' "
+            r"parameter of EarlyStop must be .* Got 0 instead\.",
         ),
         (
             {"callbacks": "x"},
@@ -734,7 +735,11 @@ def test_inverse_transform_accepts_tensor_codes(fitted):
             {"device": "meta"},
             r"device='meta' holds no data, so nothing can be trained on it",
         ),
-        ({"beta": np.inf}, r"The 'beta' parameter of MultimodalAutoencoder must be"),
+        (
+            {"variational": Variational(beta=np.inf)},
+            r"The 'variational' parameter of MultimodalAutoencoder: The 'beta' parameter of "
+            r"Variational must be",
+        ),
         ({"noise_std": np.nan}, r"The 'noise_std' parameter of MultimodalAutoencoder must be"),
         ({"lr": np.inf}, r"The 'lr' parameter of MultimodalAutoencoder must be"),
     ],
@@ -768,7 +773,7 @@ def test_early_stopping_with_too_few_samples():
 
 
 def test_early_stopping_runs():
-    ae = make_estimator(early_stopping=True, validation_fraction=0.2).fit(make_blocks())
+    ae = make_estimator(early_stopping=EarlyStop(validation_fraction=0.2)).fit(make_blocks())
     assert "valid_loss" in ae.net_.history[-1]
 
 

@@ -1,0 +1,76 @@
+"""The skorch net an estimator trains: module, criterion, optimizer and callbacks.
+
+:func:`build_net` assembles :class:`~skmmae._net.MultimodalNet` from the
+estimator's parameters, as resolved by :func:`skmmae._config.resolve_config`,
+and the fitted modalities. The order of the callbacks matters, and is set
+here only: the loss terms come first, so that no other callback acts on a
+diverged loss or model; those that set the final weights (early stopping's
+best epoch, the weight average) come after the user's.
+"""
+
+import copy
+
+from skorch.callbacks import EarlyStopping
+
+from ._averaging import WeightAverage
+from ._cuda_graphs import CudaGraphs
+from ._data import TensorValidSplit
+from ._loss_terms import LossTerms
+from ._module import MultimodalAutoencoderModule, ReconstructionLoss
+from ._net import KLWarmup, MultimodalNet
+
+__all__ = ["build_net"]
+
+
+def build_net(estimator, config, modalities, seed):
+    """The (uninitialized) net for ``estimator``'s parameters and fitted ``modalities``."""
+    variational, dropout, cross = config.variational, config.modality_dropout, config.cross_weight
+    return MultimodalNet(
+        MultimodalAutoencoderModule,
+        ReconstructionLoss,
+        module__modalities=modalities,
+        module__encoding_dim=estimator.encoding_dim,
+        module__hidden_dims=config.hidden_dims.spec(),
+        module__fusion=estimator.fusion,
+        module__variational=variational is not None,
+        module__modality_dropout=dropout.rate,
+        module__noise_std=estimator.noise_std,
+        module__input_dropout=estimator.input_dropout,
+        module__subset_weight=dropout.subset_weight,
+        module__cross_weight=cross.weight,
+        module__own_cross_decoders=cross.decoders == "own",
+        criterion__modalities=modalities,
+        criterion__beta=1.0 if variational is None else variational.beta,
+        optimizer=config.optimizer,
+        optimizer__weight_decay=estimator.weight_decay,
+        **{f"optimizer__{key}": value for key, value in config.optimizer_kwargs.items()},
+        bf16=config.speed.bf16,
+        lr=estimator.lr,
+        max_epochs=estimator.max_epochs,
+        batch_size=estimator.batch_size,
+        train_split=None if config.early_stopping is None else TensorValidSplit(
+            config.early_stopping.validation_fraction, seed
+        ),
+        callbacks=_callbacks(estimator, config),
+        device=config.device,
+        verbose=estimator.verbose,
+    )
+
+
+def _callbacks(estimator, config):
+    # First: no other callback may act on a diverged loss or model.
+    callbacks = [("loss_terms", LossTerms())]
+    callbacks += copy.deepcopy(list(estimator.callbacks or []))
+    if config.kl_warmup:
+        variational = config.variational
+        callbacks.append(("kl_warmup", KLWarmup(variational.beta, variational.kl_warmup_epochs)))
+    if config.early_stopping is not None:
+        stop = EarlyStopping(
+            monitor="valid_loss", patience=config.early_stopping.patience, load_best=True
+        )
+        callbacks.append(("early_stopping", stop))
+    elif estimator.ema_decay > 0:
+        callbacks.append(("weight_average", WeightAverage(estimator.ema_decay)))
+    if config.cuda_graphs:
+        callbacks.append(("cuda_graphs", CudaGraphs()))
+    return callbacks
