@@ -1,27 +1,39 @@
-"""What ``fit`` does with the data before training: modalities, masks, loss weights.
+"""What ``fit`` does, step by step, once the parameters are checked.
 
-Functions of the estimator and its validated blocks: each modality
-resolved and fitted (:func:`fit_modalities`), the presence masks the model
-reads (:func:`with_presence`), and the loss weight of each modality
-(:func:`resolve_weights`).
+:func:`fit_estimator` splits X into modalities, resolves and fits each one
+(:func:`fit_modalities`), adds the presence masks the model reads
+(:func:`with_presence`), builds and trains the net with each modality's
+loss weight (:func:`resolve_weights`), and fits the post-fit components
+(:func:`fit_post_steps`).
 """
 
+import warnings
 from numbers import Real
 
 import numpy as np
+import torch
+from sklearn.base import clone
+from skorch.callbacks import EarlyStopping
+
+from sklearn.utils import check_random_state
 
 from . import _inference
+from ._build import build_net
 from ._module import PRESENT_SUFFIX
-from ._validation import take_rows
+from ._validation import check_some_modality, extract_missing, split_modalities, take_rows
 from .modalities import infer_modality, make_modality
+from .readout import TrainingData
 
 __all__ = [
     "check_reserved_names",
     "check_weight_values",
+    "fit_estimator",
     "fit_modalities",
+    "fit_post_steps",
     "n_rows",
     "named",
     "resolve_weights",
+    "warn_if_interrupted",
     "with_presence",
 ]
 
@@ -109,6 +121,20 @@ def resolve_weights(estimator, data, seed):
     return {name: weight / total for name, weight in weights.items()}
 
 
+def fit_post_steps(estimator, readout, training, seed):
+    """The fitted read-out and the training codes' spread, once training has ended.
+
+    ``readout`` is cloned; an unseeded one takes the fit's ``seed``.
+    """
+    readout = clone(readout)
+    if readout.get_params().get("random_state", 0) is None:
+        readout.set_params(random_state=seed)
+    readout.fit(estimator.net_.module_, training)
+    code = training.code.double()
+    spread = code.std(dim=0, unbiased=False).mean() if len(code) > 1 else torch.ones(())
+    return readout, float(spread.clamp_min(1e-6))
+
+
 def _sample_rows(data, n, seed):
     """At most ``n`` random rows of every block, in order (to probe initial losses)."""
     n_samples = n_rows(data)
@@ -116,3 +142,63 @@ def _sample_rows(data, n, seed):
         return data
     rows = np.sort(np.random.RandomState(seed).choice(n_samples, n, replace=False))
     return {name: block[rows] for name, block in data.items()}
+
+
+def warn_if_interrupted(estimator):
+    """Warn when skorch ended training early on a KeyboardInterrupt.
+
+    skorch catches the interrupt, ends the loop and runs the post-fit
+    steps; skorch's early stopping (ours, or one in ``callbacks``) ends
+    the loop the same way, which is no interruption.
+    """
+    completed = dict(estimator.net_.callbacks_)["loss_terms"].epochs_
+    if completed == estimator.max_epochs:
+        return
+    for _, callback in estimator.net_.callbacks_:
+        stopped = getattr(callback, "misses_", 0) >= getattr(callback, "patience", np.inf)
+        if isinstance(callback, EarlyStopping) and stopped:
+            return
+    warnings.warn(
+        f"Training of {type(estimator).__name__} was interrupted (KeyboardInterrupt) "
+        f"after {completed} complete epochs of {estimator.max_epochs}; the model "
+        "trained so far is kept as the fitted model, with its post-fit steps.",
+        UserWarning,
+        stacklevel=3,
+    )
+
+
+def fit_estimator(estimator, X, config):
+    """Fit ``estimator`` to X with its resolved ``config``: its fitted attributes are set."""
+    data, estimator._layout = split_modalities(X, estimator=estimator, reset=True)
+    check_reserved_names(data)
+    data, missing = extract_missing(data, estimator._layout, fitting=True)
+    check_some_modality(missing, data, data, n_rows(data))
+    estimator.modalities_, data = fit_modalities(estimator, data, missing)
+    data = with_presence(data, missing)
+    if estimator._layout.kind not in ("array", "frame") and hasattr(estimator, "feature_names_in_"):
+        del estimator.feature_names_in_  # a refit on dict input keeps no names of an array fit
+    if estimator._layout.kind not in ("array", "frame"):
+        estimator.n_features_in_ = sum(m.n_features_ for m in estimator.modalities_.values())
+    estimator.device_ = config.device
+    estimator._n_features_out = estimator.encoding_dim
+    seed = int(check_random_state(estimator.random_state).randint(np.iinfo(np.int32).max))
+    # Seed a fork of torch's random state: reproducible without touching
+    # the user's global state.
+    with torch.random.fork_rng(devices=_rng_devices(config.device)):
+        torch.manual_seed(seed)
+        estimator.net_ = build_net(estimator, config, estimator.modalities_, seed).initialize()
+        estimator.modality_weights_ = resolve_weights(estimator, data, seed)
+        estimator.net_.criterion_.weights = estimator.modality_weights_
+        # One copy on the device serves training and the post-fit steps.
+        dataset = estimator.net_.get_dataset(data)
+        # partial_fit trains the initialized net (fit would rebuild it).
+        estimator.net_.partial_fit(dataset)
+    training = TrainingData(estimator.net_, dataset, estimator.modalities_)
+    estimator.readout_, estimator.code_scale_ = fit_post_steps(estimator, config.readout, training, seed)
+    warn_if_interrupted(estimator)
+
+
+def _rng_devices(device):
+    if device.type != "cuda":
+        return []
+    return [device.index if device.index is not None else torch.cuda.current_device()]

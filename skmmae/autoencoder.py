@@ -11,39 +11,25 @@ data kinds by :mod:`skmmae.modalities`, fusion by :mod:`skmmae.fusion`.
 """
 
 import functools
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
 import torch
-from skorch.callbacks import EarlyStopping
-from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin, clone
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from . import _inference
-from ._build import build_net
+from . import _fitted_input, _inference
 from ._compat import Interval, StrOptions, _fit_context
 from ._config import OPTIMIZERS, resolve_config
-from ._fitting import check_reserved_names, fit_modalities, n_rows, resolve_weights, with_presence
+from ._fitting import fit_estimator
 from ._inference import NonFiniteOutput
-from ._module import PRESENT_SUFFIX, split_presence
+from ._module import split_presence
 from ._threads import thread_budget
-from ._validation import (
-    MISSING_SUFFIX,
-    check_code,
-    check_fitted_modalities,
-    check_some_modality,
-    extract_missing,
-    raise_for_rows,
-    restore_layout,
-    restore_modality,
-    split_modalities,
-    take_rows,
-)
+from ._validation import check_code, restore_layout, restore_modality
 from .fusion import FUSIONS
 from .options import CrossModal, EarlyStop, HiddenLayers, ModalityDropout, Speed, Variational
-from .readout import DecoderReadout, TrainingData
+from .readout import DecoderReadout
 from .refine import CodeRefinement
 
 __all__ = ["MultimodalAutoencoder"]
@@ -66,27 +52,18 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
     Each modality (a block of features about the same samples) gets its own
     encoder; the per-modality features are fused into one code of size
     ``encoding_dim``, from which one decoder per modality reconstructs its
-    input. Continuous modalities are standardized inside the model, so no
-    scaler step is needed and :meth:`inverse_transform` returns original
-    units. Training runs through skorch (kept as ``net_``), on a GPU when
-    one is available.
+    input. Continuous modalities are standardized inside the model, so
+    :meth:`inverse_transform` returns original units. Training runs through
+    skorch (kept as ``net_``), on a GPU when one is available.
 
     The defaults were chosen across every data set shipped with the package
-    (``benchmarks/bench_suite.py``; the numbers are in
-    ``benchmarks/README.md``): one wide hidden layer per encoder and decoder
-    with ``LayerNorm`` and dropout, Gaussian input noise, modality dropout
-    (which makes codes from a subset of the modalities, and predictions of
-    one modality from the others, good), a moving average of the weights,
-    and kernel ridge read-outs of the codes once trained. For a plain
-    autoencoder, set ``noise_std=0``, ``modality_dropout=0``,
-    ``ema_decay=0``, ``readout="decoder"`` and
-    ``hidden_dims=HiddenLayers(dropout=0)``.
-
-    Several parameters take a plain value or an object that carries the
-    settings that only matter with them (:mod:`skmmae.options`); the
-    post-fit steps are components (:mod:`skmmae.readout`,
-    :mod:`skmmae.refine`). Their parameters are seen by
-    ``get_params(deep=True)`` and grid searches.
+    (``benchmarks/README.md``): a wide hidden layer with ``LayerNorm`` and
+    dropout, input noise, modality dropout, a moving average of the weights,
+    and kernel ridge read-outs. Several parameters take a plain value or an
+    object with the settings that only matter with it
+    (:mod:`skmmae.options`); the post-fit steps are components
+    (:mod:`skmmae.readout`, :mod:`skmmae.refine`). ``get_params(deep=True)``
+    and grid searches see their parameters.
 
     Parameters
     ----------
@@ -94,78 +71,54 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         Size of the shared code that :meth:`transform` returns.
     modalities : dict of str -> str or Modality, default=None
         The kind of some or all modalities, by name: a kind name from
-        :data:`skmmae.modalities.KINDS` (``"continuous"``, ``"binary"``,
-        ``"categorical"``, ...) or a :class:`~skmmae.modalities.Modality`
-        instance with its own parameters (e.g. a custom encoder). Modalities
-        not named are inferred from their data by
-        :func:`~skmmae.modalities.infer_modality`; the fitted choice is in
-        ``modalities_``. A plain array or DataFrame is one modality named
-        ``"X"``.
+        :data:`skmmae.modalities.KINDS` or a
+        :class:`~skmmae.modalities.Modality` with its own parameters. Others
+        are inferred by :func:`~skmmae.modalities.infer_modality`; the
+        fitted ones are ``modalities_``. A plain array or DataFrame is one
+        modality named ``"X"``.
     modality_weights : {"balanced"}, dict of str -> float or None, default=None
-        Relative weight of each modality's loss in the training loss. None
-        weighs each modality's mean loss equally; ``"balanced"`` divides each
-        one by its value at initialization, so that losses of different
-        kinds (MSE, cross-entropy...) start on the same footing; a dict gives
-        the weights by name (missing names weigh 1).
+        Relative weight of each modality's loss. None weighs each modality's
+        mean loss equally; ``"balanced"`` divides each by its value at
+        initialization, so that kinds of loss start on the same footing; a
+        dict gives weights by name (missing names weigh 1).
     hidden_dims : sequence of int or HiddenLayers, default=(512,)
-        Hidden layer widths of each modality's encoder; the decoders mirror
-        them, and an empty sequence gives linear ones. Widths alone keep
-        :class:`~skmmae.options.HiddenLayers`' ``LayerNorm`` and dropout
-        (0.1) after each hidden layer.
+        Hidden widths of each encoder, mirrored by its decoder (empty:
+        linear). Widths alone keep :class:`~skmmae.options.HiddenLayers`'
+        ``LayerNorm`` and dropout 0.1.
     fusion : {"mean", "concat", "poe", "moe"}, default="mean"
-        How per-modality features become one code (see
-        :mod:`skmmae.fusion`): ``"mean"`` maps each modality to a code and
-        averages those of the present modalities; ``"concat"`` concatenates
-        the modalities' features (a learned placeholder standing in for a
-        missing one) and maps them with one linear layer; ``"poe"`` multiplies
-        one Gaussian expert per present modality with a N(0, I) prior;
-        ``"moe"`` mixes the experts, and trains each modality's code to
-        reconstruct every modality on its own.
+        How per-modality features become one code (:mod:`skmmae.fusion`):
+        the mean of per-modality codes, one layer over their concatenation,
+        a product or a mixture of Gaussian experts.
     variational : bool or Variational, default=False
-        Train a variational autoencoder (:class:`~skmmae.options.Variational`,
-        with its KL weight ``beta``); :meth:`transform` still returns the
-        posterior means, ``transform(X, return_std=True)`` also their
-        standard deviations, and :meth:`sample` draws new samples.
+        Train a variational autoencoder (:class:`~skmmae.options.Variational`):
+        :meth:`transform` gives posterior means (and with ``return_std``
+        their standard deviations), :meth:`sample` draws new samples.
     modality_dropout : float or ModalityDropout, default=0.3
         During training, hide each modality of each sample from the encoders
-        with this probability (never all of a sample's modalities) while
-        still scoring its reconstruction, so the model learns to predict a
-        modality from the others (:class:`~skmmae.options.ModalityDropout`,
-        which also splits the loss between the codes of the visible and of
-        all modalities).
+        with this probability while still scoring it, so that one modality
+        is predicted from the others
+        (:class:`~skmmae.options.ModalityDropout`).
     noise_std : float, default=0.5
-        During training, add Gaussian noise of this standard deviation to the
-        encoders' inputs (in model units: standard deviations for continuous
-        data), for a denoising autoencoder. Integer inputs (categories,
-        tokens), raw counts and intensities in [0, 1] scored by binary
-        cross-entropy (images and clips with ``pixel_loss="bce"``) are left
-        as they are.
+        Gaussian noise added to the encoders' inputs in training, in model
+        units (denoising). Integer inputs, raw counts and pixels scored by
+        binary cross-entropy take none.
     input_dropout : float, default=0.0
-        During training, zero each value of the encoders' floating-point
-        inputs with this probability (denoising by masking).
+        During training, zero each floating-point input value with this
+        probability (denoising by masking).
     cross_weight : float or CrossModal, default=0.0
-        Share of the training loss scored by cross-modal reconstruction:
-        each modality decoded from the code of the other modalities alone,
-        which trains exactly what :meth:`predict_modality` does
-        (:class:`~skmmae.options.CrossModal`, which can also give that term
-        decoders of its own).
+        Share of the training loss scored by decoding each modality from the
+        code of the others alone, which trains what :meth:`predict_modality`
+        does (:class:`~skmmae.options.CrossModal`).
     readout : {"kernel", "decoder"} or DecoderReadout, default="kernel"
-        How codes are read back into modalities by :meth:`inverse_transform`,
-        :meth:`predict_modality` and :meth:`score`: a component fitted when
-        training ends, kept as ``readout_``. ``"kernel"``
-        (:class:`~skmmae.readout.KernelReadout`): kernel ridge regressions
-        from the training codes to each continuous modality and time series,
-        which read new codes better than decoders that learned from codes
-        training noise kept changing; other kinds keep their decoders.
-        ``"decoder"`` (:class:`~skmmae.readout.DecoderReadout`): the trained
-        decoders. An instance sets the read-out's own parameters.
+        How codes are read back into modalities, fitted when training ends as
+        ``readout_``: kernel ridge regressions from the training codes to
+        each continuous modality and time series
+        (:class:`~skmmae.readout.KernelReadout`), or the decoders
+        (:class:`~skmmae.readout.DecoderReadout`).
     refine : CodeRefinement or None, default=None
-        In :meth:`predict_modality`, refine the code of the given modalities
-        by gradient steps on the code alone so that it explains them best,
-        and average the predictions from the encoders' code and from the
-        refined one (:class:`~skmmae.refine.CodeRefinement`). It costs tens
-        of times the prediction time, so it is off by default.
-        :meth:`transform` is not refined.
+        Refine the code of the given modalities in :meth:`predict_modality`
+        by gradient steps (:class:`~skmmae.refine.CodeRefinement`); off by
+        default for its cost. :meth:`transform` is never refined.
     max_epochs : int, default=100
         Number of passes over the training data.
     batch_size : int, default=128
@@ -175,60 +128,44 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
     weight_decay : float, default=0.0
         L2 penalty passed to the optimizer.
     ema_decay : float, default=0.99
-        Keep an exponential moving average of the weights during training
-        (decay per step; it spans about ``1 / (1 - ema_decay)`` recent
-        steps) and use it as the fitted weights: it smooths out the noise
-        that input noise and modality dropout put in every step. 0 keeps the
-        last step's weights. Not used with ``early_stopping``, which keeps
-        the best epoch's weights.
+        Use an exponential moving average of the weights (decay per step) as
+        the fitted weights; 0 keeps the last step's. Not used with
+        ``early_stopping``, which keeps the best epoch's.
     optimizer : {"adam", "adamw", "sgd"} or torch optimizer class, default="adam"
-        The optimizer; a class (e.g. ``torch.optim.RMSprop``) is called with
-        the module's parameters, ``lr`` and ``weight_decay``.
+        A class is called with the parameters, ``lr`` and ``weight_decay``.
     device : str or torch.device, default="auto"
-        Where to train: ``"auto"`` picks CUDA when available, else the CPU;
-        any torch device string (``"cpu"``, ``"cuda"``, ``"cuda:1"``) is used
-        as given.
+        ``"auto"``: CUDA when available, else the CPU; or any torch device.
     callbacks : list of skorch callbacks or (name, callback) tuples, default=None
-        Extra skorch callbacks (progress bar, checkpointing, LR schedules,
-        scoring, logging). They are copied at fit; the fitted ones are in
+        Extra skorch callbacks (progress bar, checkpoints, LR schedules,
+        scoring). They are copied at fit; the fitted ones are in
         ``net_.callbacks_``.
     early_stopping : bool or EarlyStop, default=False
         Hold out part of the training data and stop when its loss stops
-        improving, keeping the best epoch's weights
-        (:class:`~skmmae.options.EarlyStop`: patience 10 epochs, 10% held
-        out).
+        improving, keeping the best epoch (:class:`~skmmae.options.EarlyStop`).
     speed : Speed or None, default=None
-        How the computation runs (:class:`~skmmae.options.Speed`): the fused
-        optimizer, CUDA graphs and bfloat16 autocast, and the CPU threads of
-        the estimator's methods. None takes its defaults: a fused Adam on CPU
-        and CUDA, CUDA graphs where they apply, and half the usable CPUs.
+        Fused optimizer, CUDA graphs, bfloat16 and CPU threads
+        (:class:`~skmmae.options.Speed`); None takes its defaults.
     verbose : int, default=0
         0 trains silently; 1 prints skorch's table of losses per epoch.
     random_state : int, RandomState instance or None, default=None
-        Seeds weight initialization, shuffling, the validation split and the
-        read-out's draws. With an int, the same data gives the same codes on
+        Seeds initialization, shuffling, the validation split and the
+        read-out's draws: with an int, the same data gives the same codes on
         the CPU. torch's global random state is left as it was.
 
     Attributes
     ----------
     net_ : skorch.NeuralNet
-        The fitted skorch net; its ``history`` holds the losses per epoch and
-        its ``module_`` the torch model.
+        The fitted skorch net: its ``history`` and its ``module_``.
     modalities_ : dict of str -> Modality
-        The fitted modality of each input block, in input order: its kind,
-        parameters and learned statistics. A plain array or DataFrame is one
-        modality named ``"X"``.
+        The fitted modality of each input block, in input order.
     modality_weights_ : dict of str -> float
-        The weight of each modality's loss in the training loss (summing to
-        one).
+        Each modality's weight in the training loss (summing to one).
     readout_ : DecoderReadout
         The fitted read-out (see ``readout``).
     code_scale_ : float
-        The training codes' spread (the mean over code dimensions of their
-        standard deviation): the unit of the steps of ``refine``.
+        The training codes' mean standard deviation: the unit of ``refine``.
     n_features_in_ : int
-        Total number of features over all modalities (an image counts its
-        pixels times channels).
+        Total number of features over all modalities.
     feature_names_in_ : ndarray of shape (``n_features_in_``,)
         Column names, only when X was a DataFrame with string column names.
     device_ : torch.device
@@ -247,8 +184,7 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
     >>> Z = ae.fit_transform(X[:200])
     >>> Z.shape
     (200, 8)
-    >>> X_rec = ae.inverse_transform(Z)
-    >>> X_rec["pix"].shape
+    >>> ae.inverse_transform(Z)["pix"].shape
     (200, 240)
     """
 
@@ -376,7 +312,7 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
             # Every parameter rule, before any data is touched.
             config = resolve_config(self)
             with thread_budget(config.speed.n_threads):
-                self._fit(X, config)
+                fit_estimator(self, X, config)
         except BaseException:
             # Nothing half-built may stay: no new model without its post-fit
             # steps, and no loss of the previous fitted model.
@@ -385,68 +321,8 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
             raise
         return self
 
-    def _fit(self, X, config):
-        data, self._layout = split_modalities(X, estimator=self, reset=True)
-        check_reserved_names(data)
-        data, missing = extract_missing(data, self._layout, fitting=True)
-        check_some_modality(missing, data, data, n_rows(data))
-        self.modalities_, data = fit_modalities(self, data, missing)
-        data = with_presence(data, missing)
-        if self._layout.kind not in ("array", "frame") and hasattr(self, "feature_names_in_"):
-            del self.feature_names_in_  # a refit on dict input keeps no names of an array fit
-        if self._layout.kind not in ("array", "frame"):
-            self.n_features_in_ = sum(m.n_features_ for m in self.modalities_.values())
-        self.device_ = config.device
-        self._n_features_out = self.encoding_dim
-        seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
-        # Seed a fork of torch's random state: reproducible without touching
-        # the user's global state.
-        with torch.random.fork_rng(devices=_rng_devices(config.device)):
-            torch.manual_seed(seed)
-            self.net_ = build_net(self, config, self.modalities_, seed).initialize()
-            self.modality_weights_ = resolve_weights(self, data, seed)
-            self.net_.criterion_.weights = self.modality_weights_
-            # One copy on the device serves training and the post-fit steps.
-            dataset = self.net_.get_dataset(data)
-            # partial_fit trains the initialized net (fit would rebuild it).
-            self.net_.partial_fit(dataset)
-        self._fit_post_steps(config, TrainingData(self.net_, dataset, self.modalities_), seed)
-        self._warn_if_interrupted()
-
-    def _fit_post_steps(self, config, training, seed):
-        """Fit the read-out, and measure the codes' spread, once training has ended."""
-        readout = clone(config.readout)
-        if readout.get_params().get("random_state", 0) is None:
-            readout.set_params(random_state=seed)
-        self.readout_ = readout.fit(self.net_.module_, training)
-        code = training.code.double()
-        spread = code.std(dim=0, unbiased=False).mean() if len(code) > 1 else torch.ones(())
-        self.code_scale_ = float(spread.clamp_min(1e-6))
-
     def _n_threads(self):
         return Speed.from_value(self.speed).n_threads
-
-    def _warn_if_interrupted(self):
-        """Warn when skorch ended training early on a KeyboardInterrupt.
-
-        skorch catches the interrupt, ends the loop and runs the post-fit
-        steps; skorch's early stopping (ours, or one in ``callbacks``) ends
-        the loop the same way, which is no interruption.
-        """
-        completed = dict(self.net_.callbacks_)["loss_terms"].epochs_
-        if completed == self.max_epochs:
-            return
-        for _, callback in self.net_.callbacks_:
-            stopped = getattr(callback, "misses_", 0) >= getattr(callback, "patience", np.inf)
-            if isinstance(callback, EarlyStopping) and stopped:
-                return
-        warnings.warn(
-            f"Training of {type(self).__name__} was interrupted (KeyboardInterrupt) "
-            f"after {completed} complete epochs of {self.max_epochs}; the model "
-            "trained so far is kept as the fitted model, with its post-fit steps.",
-            UserWarning,
-            stacklevel=3,
-        )
 
     @_on_thread_budget
     def transform(self, X, return_std=False):
@@ -478,9 +354,9 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
             )
         data = self._inference_data(X)
         if not return_std:
-            return self._finite_codes(_inference.encode(self.net_, data), X)
+            return _fitted_input.finite_codes(self, _inference.encode(self.net_, data), X)
         mean, logvar = _inference.encode_with_logvar(self.net_, data)
-        return self._finite_codes(mean, X), np.exp(0.5 * logvar)
+        return _fitted_input.finite_codes(self, mean, X), np.exp(0.5 * logvar)
 
     @_on_thread_budget
     def predict_modality(self, X, target):
@@ -526,12 +402,7 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
             rows = None if self.refine is None else self.refine.batch_rows
             values = _inference.predict(self.net_, data, target, self._prediction(target), rows)
         except NonFiniteOutput as error:
-            self._explain_nonfinite(X, error.rows[target], "predict_modality", leave_out=target)
-            raise ValueError(
-                f"predict_modality: the prediction of {target!r} is not finite in "
-                f"{int(error.rows[target].sum())} rows: the code of the other modalities "
-                "lies too far outside the training codes for its read-out."
-            ) from error
+            _fitted_input.explain_nonfinite_prediction(self, X, target, error)
         return restore_modality(
             self.modalities_[target].restore(values), self._layout, target, index=index
         )
@@ -614,15 +485,7 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         try:
             decoded = _inference.decode(self.net_, codes, self._reconstruct)
         except NonFiniteOutput as error:
-            name, rows = next(iter(error.rows.items()))
-            raise_for_rows(
-                f"inverse_transform: the reconstruction of {self._layout.describe(name)}",
-                "is not finite",
-                rows,
-                f"Those codes (largest magnitude {np.abs(codes[rows]).max():.3g}) lie too "
-                "far outside the codes seen in training for the model to decode them "
-                "in float32.",
-            )
+            _fitted_input.explain_nonfinite_codes(self, codes, error)
         restored = {name: m.restore(decoded[name]) for name, m in self.modalities_.items()}
         return restore_layout(restored, self._layout, index=index)
 
@@ -650,15 +513,7 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         losses, kl = _inference.loss_totals(self.net_, data, self._reconstruct)
         loss = float(self.net_.criterion_.combine(losses, kl))
         if not np.isfinite(loss):
-            bad = ~np.isfinite(_inference.encode(self.net_, data)).all(axis=1)
-            if bad.any():
-                self._explain_nonfinite(X, bad, "score")
-            names = [self._layout.describe(n) for n, v in losses.items() if not np.isfinite(v)]
-            raise ValueError(
-                f"score: the reconstruction loss of {', '.join(names) or 'X'} is not "
-                f"finite: the values lie too far outside the training data for the "
-                "model to score them in float32. Check their units and scale."
-            )
+            _fitted_input.explain_nonfinite_loss(self, X, data, losses)
         return -loss
 
     def __sklearn_tags__(self):
@@ -667,81 +522,6 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         tags.transformer_tags.preserves_dtype = ["float32"]
         return tags
 
-    def _check_input(self, X, leave_out=None, unscanned=()):
-        """Validated blocks of X (any subset of the fitted modalities) with presence masks.
-
-        The modalities named in ``unscanned`` are not scanned for NaN or
-        infinity (see :meth:`_inference_data`).
-        """
-        check_is_fitted(self)
-        data, layout = split_modalities(X, estimator=self, reset=False)
-        if leave_out is not None:
-            dropped = (leave_out, leave_out + MISSING_SUFFIX)
-            data = {key: block for key, block in data.items() if key not in dropped}
-        data, missing = extract_missing(data, layout, fitting=False, unscanned=unscanned)
-        data = check_fitted_modalities(
-            data, layout, self.modalities_, type(self).__name__, self._layout.feature_names,
-            unscanned=unscanned,
-        )
-        check_some_modality(missing, data, self.modalities_, n_rows(data))
-        return with_presence(data, missing)
-
-    def _finite_codes(self, codes, X):
-        """``codes`` of X, or the error that explains why some are not finite."""
-        bad = ~np.isfinite(codes).all(axis=1)
-        if bad.any():
-            self._explain_nonfinite(X, bad, "transform")
-            raise_for_rows("transform: the code of X", "is not finite", bad)
-        return codes
-
-    def _explain_nonfinite(self, X, rows, method, leave_out=None):
-        """Raise a ``ValueError`` naming the modality whose values give non-finite outputs.
-
-        Each modality of X is encoded alone on ``rows`` (the offending
-        samples); one whose code alone is not finite has values the model
-        cannot compute with. Returns when no single modality is to blame.
-        """
-        data = self._check_input(X, leave_out)
-        for name in [name for name in data if name in self.modalities_]:
-            alone = {
-                key: take_rows(block, rows)
-                for key, block in data.items()
-                if key in (name, name + PRESENT_SUFFIX)
-            }
-            if np.isfinite(_inference.encode(self.net_, alone)).all():
-                continue
-            magnitude = float(abs(alone[name]).max())  # abs() serves sparse blocks too
-            raise_for_rows(
-                f"{method}: {self._layout.describe(name)}",
-                "has values the model cannot compute with",
-                rows,
-                f"They reach a magnitude of {magnitude:.3g}, so far outside "
-                "the training data that float32 overflows inside the network. Check "
-                "their units and scale.",
-            )
-
-    def _inference_data(self, X, leave_out=None):
-        """X checked and copied to the net's device once, as a dataset for the net.
-
-        Checking that values are finite reads all of them; on the host that
-        can cost more than encoding them on a GPU. So the values of kinds
-        whose check only proves them finite (continuous) are proven finite
-        where they are copied to anyway: one reduction per block on the
-        net's device. Where that fails (a NaN, an infinity, or a row of NaN
-        marking a missing modality), X is checked again on the host, which
-        finds the missing rows or names the bad values, as in ``fit``.
-        """
-        check_is_fitted(self)
-        deferred = [name for name, m in self.modalities_.items() if m.finite_check_deferrable]
-        dataset = self.net_.get_dataset(self._check_input(X, leave_out, unscanned=deferred))
-        if not dataset.all_finite(deferred):
-            del dataset  # free this device copy before the next one is made
-            dataset = self.net_.get_dataset(self._check_input(X, leave_out))
-        return dataset
-
-
-
-def _rng_devices(device):
-    if device.type != "cuda":
-        return []
-    return [device.index if device.index is not None else torch.cuda.current_device()]
+    # X as the fitted estimator reads it (skmmae._fitted_input).
+    _check_input = _fitted_input.check_input
+    _inference_data = _fitted_input.inference_data

@@ -4,7 +4,6 @@ The pixel losses and scaling are those of :class:`PixelModality`, which
 :class:`~skmmae.modalities.Video` shares.
 """
 
-import numpy as np
 from torch.nn import functional as F
 
 from ._base import check_values, invalid_parameter, per_sample_mean
