@@ -16,7 +16,8 @@ from ._averaging import WeightAverage
 from ._cuda_graphs import CudaGraphs
 from ._data import TensorValidSplit
 from ._loss_terms import LossTerms
-from ._module import MultimodalAutoencoderModule, ReconstructionLoss
+from ._module import MultimodalAutoencoderModule
+from ._loss import ReconstructionLoss
 from ._net import KLWarmup, MultimodalNet
 
 __all__ = ["build_net"]

@@ -17,10 +17,9 @@ from ._validation import (
     check_fitted_modalities,
     check_some_modality,
     extract_missing,
-    raise_for_rows,
     split_modalities,
-    take_rows,
 )
+from ._values import raise_for_rows, take_rows
 
 __all__ = [
     "check_input",

@@ -20,7 +20,8 @@ from sklearn.utils import check_random_state
 from . import _inference
 from ._build import build_net
 from ._module import PRESENT_SUFFIX
-from ._validation import check_some_modality, extract_missing, split_modalities, take_rows
+from ._validation import check_some_modality, extract_missing, split_modalities
+from ._values import take_rows
 from .modalities import infer_modality, make_modality
 from .readout import TrainingData
 

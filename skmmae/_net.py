@@ -67,7 +67,8 @@ class MultimodalNet(NeuralNet):
     Examples
     --------
     >>> import numpy as np, torch
-    >>> from skmmae._module import MultimodalAutoencoderModule, ReconstructionLoss
+    >>> from skmmae._loss import ReconstructionLoss
+    >>> from skmmae._module import MultimodalAutoencoderModule
     >>> from skmmae._net import MultimodalNet
     >>> from skmmae.modalities import Continuous
     >>> X = {"a": np.random.default_rng(0).normal(size=(40, 3)).astype(np.float32)}

@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from skmmae._inference import NonFiniteOutput, batches, decode, encode, loss_totals, predict
-from skmmae._module import MultimodalAutoencoderModule, ReconstructionLoss
+from skmmae._module import MultimodalAutoencoderModule
+from skmmae._loss import ReconstructionLoss
 from skmmae._net import MultimodalNet
 from skmmae.modalities import Continuous
 

@@ -8,7 +8,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from skmmae import MultimodalAutoencoder
 from skmmae._loss_terms import _describe
-from skmmae._module import AutoencoderOutput, ReconstructionLoss
+from skmmae._module import AutoencoderOutput
+from skmmae._loss import ReconstructionLoss
 from skmmae.modalities import Continuous
 from skmmae.options import EarlyStop, Variational
 

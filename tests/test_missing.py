@@ -22,7 +22,8 @@ from sklearn.pipeline import make_pipeline
 
 from skmmae import MultimodalAutoencoder
 from skmmae._layers import LayerSpec
-from skmmae._module import PRESENT_SUFFIX, MultimodalAutoencoderModule, ReconstructionLoss
+from skmmae._module import PRESENT_SUFFIX, MultimodalAutoencoderModule
+from skmmae._loss import ReconstructionLoss
 from skmmae.datasets import decode_words, load_digits_words, load_mfeat
 from skmmae.fusion import FUSIONS
 from skmmae.modalities import Continuous, Image

@@ -11,7 +11,8 @@ from sklearn.datasets import load_digits
 from torch import nn
 
 import skmmae
-from skmmae._module import MultimodalAutoencoderModule, ReconstructionLoss
+from skmmae._module import MultimodalAutoencoderModule
+from skmmae._loss import ReconstructionLoss
 from skmmae.datasets import load_mfeat
 from skmmae.modalities import KINDS, Image, TimeSeries, infer_modality, make_modality
 

@@ -14,7 +14,8 @@ from sklearn.model_selection import cross_val_score
 from sklearn.neighbors import NearestCentroid
 
 from skmmae import MultimodalAutoencoder
-from skmmae._module import MultimodalAutoencoderModule, ReconstructionLoss
+from skmmae._module import MultimodalAutoencoderModule
+from skmmae._loss import ReconstructionLoss
 from skmmae._data import TensorBatchIterator, TensorDictDataset, TensorValidSplit
 from skmmae._sparse import SparseRows
 from skmmae.modalities import Counts, infer_modality

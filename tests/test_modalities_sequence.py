@@ -11,7 +11,8 @@ from skorch.helper import SliceDict
 from torch import nn
 
 import skmmae
-from skmmae._module import MultimodalAutoencoderModule, ReconstructionLoss
+from skmmae._module import MultimodalAutoencoderModule
+from skmmae._loss import ReconstructionLoss
 from skmmae.datasets import decode_words, encode_words, load_digits_words
 from skmmae.modalities import KINDS, Continuous, Sequence, make_modality
 

@@ -6,7 +6,8 @@ import torch
 
 from skmmae import MultimodalAutoencoder
 from skmmae._layers import Dropout, dropout, mlp
-from skmmae._module import AutoencoderOutput, MultimodalAutoencoderModule, ReconstructionLoss
+from skmmae._module import AutoencoderOutput, MultimodalAutoencoderModule
+from skmmae._loss import ReconstructionLoss
 from skmmae.fusion import FUSIONS, make_fusion
 from skmmae.modalities import Binary, Categorical, Continuous, Counts
 
@@ -88,9 +89,7 @@ def test_subset_weight_scores_the_full_code_and_the_subset_code():
         torch.testing.assert_close(loss, expected[name])
 
 
-def test_batch_mean_shortcut_equals_the_masked_sums_for_every_kind():
-    # Without presence masks or expert decodings, per_modality takes each
-    # modality's batch-mean loss; it must equal the general sums / counts.
+def test_the_masked_loss_is_each_modality_mean_over_the_samples_that_have_it():
     rng = np.random.RandomState(0)
     blocks = {
         "real": rng.normal(size=(30, 4)),
@@ -103,13 +102,23 @@ def test_batch_mean_shortcut_equals_the_masked_sums_for_every_kind():
     module = MultimodalAutoencoderModule(modalities, 3, (8,), "mean").eval()
     inputs = {n: torch.as_tensor(m.validate(blocks[n])) for n, m in modalities.items()}
     out = module(**inputs)
-    assert not out.present and out.expert_decodings is None
     criterion = ReconstructionLoss(modalities)
-    general = {name: total / count for name, (total, count) in criterion.loss_sums(out).items()}
-    shortcut = criterion.per_modality(out)
-    assert set(shortcut) == set(blocks)
-    for name in blocks:
-        torch.testing.assert_close(shortcut[name], general[name])
+    # Every sample has every modality: each kind's own batch mean.
+    losses = criterion.per_modality(out)
+    assert set(losses) == set(blocks)
+    for name, modality in modalities.items():
+        expected = modality.loss(out.reconstructions[name], out.targets[name])
+        torch.testing.assert_close(losses[name], expected)
+    # Samples lacking "real" play no part in its loss: the mean over the
+    # others of each sample's squared error, computed by hand.
+    present = np.ones(30, dtype=np.float32)
+    present[::3] = 0.0
+    out = module(**inputs, real__present=torch.as_tensor(present))
+    rec, target = out.reconstructions["real"].detach().numpy(), out.targets["real"].numpy()
+    by_hand = ((rec - target) ** 2).mean(axis=1)[present == 1].mean()
+    total, count = criterion.loss_sums(out)["real"]
+    assert count.item() == 20
+    assert criterion.per_modality(out)["real"].item() == pytest.approx(by_hand, rel=1e-5)
 
 
 @pytest.mark.parametrize("p", [0.1, 0.3, 0.5])

@@ -19,7 +19,8 @@ from skorch.callbacks import (
     ProgressBar,
 )
 
-from skmmae._module import MultimodalAutoencoderModule, ReconstructionLoss
+from skmmae._module import MultimodalAutoencoderModule
+from skmmae._loss import ReconstructionLoss
 from skmmae._data import TensorBatchIterator, TensorDictDataset, TensorValidSplit
 from skmmae import MultimodalAutoencoder
 from skmmae._cuda_graphs import CudaGraphs

@@ -20,8 +20,8 @@ from sklearn.exceptions import NotFittedError
 from skmmae import MultimodalAutoencoder
 from skmmae._data import TensorDictDataset
 from skmmae._inference import decode, encode
-from skmmae._validation import check_finite, finite_scan_deferred, restore_layout, split_modalities
-from skmmae.modalities import Continuous
+from skmmae._validation import restore_layout, split_modalities
+from skmmae.modalities import Binary, Continuous
 from skmmae.options import EarlyStop, Variational
 
 N_SAMPLES, ENCODING_DIM = 30, 2
@@ -385,12 +385,16 @@ def test_dataset_proves_blocks_finite():
         assert dataset.all_finite(["a"])
 
 
-def test_finite_scan_deferred_only_inside_the_context():
-    values = np.array([[1.0, np.nan]], dtype=np.float32)
-    with finite_scan_deferred():
-        check_finite(values, "Modality 'a'")
+def test_only_kinds_that_only_prove_finiteness_may_skip_the_scan():
+    values = np.array([[1.0, np.nan], [0.0, 2.0]], dtype=np.float32)
+    fitted = Continuous().fit(np.ones((3, 2)))
+    assert np.isnan(fitted.validate(values, "Modality 'a'", scan_finite=False)).any()
     with pytest.raises(ValueError, match=r"Modality 'a' contains NaN"):
-        check_finite(values, "Modality 'a'")
+        fitted.validate(values, "Modality 'a'")
+    # Binary values are checked for 0/1 anyway: the flag changes nothing there.
+    bits = Binary().fit(np.array([[0, 1], [1, 0]]))
+    with pytest.raises(ValueError, match=r"Modality 'b'"):
+        bits.validate(values, "Modality 'b'", scan_finite=False)
 
 
 def test_a_sample_without_any_modality():

@@ -23,7 +23,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
-from .._validation import raise_for_rows
+from .._values import raise_for_rows
 
 __all__ = ["Modality"]
 
@@ -101,7 +101,8 @@ class Modality(BaseEstimator):
     #: is what such a read-out minimizes.
     kernel_readout = False
     #: Whether validating the values (once fitted) only proves them finite, so
-    #: that at inference this proof may run on the device after the copy.
+    #: that at inference this proof may run on the device after the copy. Such
+    #: a kind's ``_validate`` takes ``scan_finite=False`` to skip it.
     finite_check_deferrable = False
 
     def __init__(self, *, encoder=None, decoder=None):
@@ -110,7 +111,7 @@ class Modality(BaseEstimator):
 
     # -- data -----------------------------------------------------------------
 
-    def validate(self, X, label="X"):
+    def validate(self, X, label="X", scan_finite=True):
         """Check X and convert it to the array the model reads.
 
         Parameters
@@ -119,6 +120,11 @@ class Modality(BaseEstimator):
             The modality's values, one sample per row (first axis).
         label : str, default="X"
             How error messages name this data, e.g. ``"Modality 'image'"``.
+        scan_finite : bool, default=True
+            False skips the scan for NaN and infinity in kinds whose check
+            only proves the values finite (``finite_check_deferrable``): the
+            caller proves it elsewhere (on the device, after the copy).
+            Other kinds always check.
 
         Returns
         -------
@@ -129,7 +135,10 @@ class Modality(BaseEstimator):
             seen in :meth:`fit` by the estimator, which names itself in the
             message.
         """
-        values = self._validate(X, label)
+        if scan_finite or not self.finite_check_deferrable:
+            values = self._validate(X, label)
+        else:
+            values = self._validate(X, label, scan_finite=False)
         if hasattr(self, "input_shape_"):
             values = self._model_values(values, label)
         return values

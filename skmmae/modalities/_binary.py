@@ -6,7 +6,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .._layers import mlp_decoder, mlp_encoder
-from .._validation import as_float_array
+from .._values import as_float_array
 from ._base import Modality, check_values, invalid_parameter, per_sample_mean
 
 __all__ = ["Binary"]

@@ -6,7 +6,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .._layers import mlp_decoder, mlp_encoder
-from .._validation import as_float_array
+from .._values import as_float_array
 from ._base import Modality, per_sample_mean
 
 __all__ = ["Continuous", "Standardize", "positive_scale"]
@@ -101,8 +101,8 @@ class Continuous(Modality):
         super().__init__(encoder=encoder, decoder=decoder)
         self.standardize = standardize
 
-    def _validate(self, X, label):
-        return as_float_array(X, label)
+    def _validate(self, X, label, scan_finite=True):
+        return as_float_array(X, label, scan_finite=scan_finite)
 
     def _fit(self, X):
         if self.standardize:
@@ -129,7 +129,3 @@ class Continuous(Modality):
     def sample_loss(self, output, target):
         """Mean squared error of each sample, in standardized units."""
         return per_sample_mean(F.mse_loss(output, target, reduction="none"))
-
-    def loss(self, output, target):
-        """Mean squared error of the batch (every sample has as many values)."""
-        return F.mse_loss(output, target)

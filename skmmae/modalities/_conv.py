@@ -23,7 +23,7 @@ import numpy as np
 from torch import nn
 
 from .._layers import mlp_decoder, mlp_encoder
-from .._validation import as_float_array
+from .._values import as_float_array
 from ._base import Modality, invalid_parameter
 
 __all__ = ["ConvModality", "Crop", "conv_decoder", "conv_encoder"]

@@ -14,7 +14,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .._layers import mlp_decoder, mlp_encoder
-from .._validation import as_float_array, raise_for_rows
+from .._values import as_float_array, raise_for_rows
 from ._base import Modality, invalid_parameter, per_sample_mean
 from ._continuous import positive_scale
 

@@ -15,7 +15,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .._layers import mlp_decoder, mlp_encoder
-from .._validation import as_integer_array, raise_for_rows
+from .._values import as_integer_array, raise_for_rows
 from ._base import Modality, check_values, invalid_parameter
 
 __all__ = ["MAX_INFERRED_VOCAB", "Sequence"]
