@@ -132,8 +132,10 @@ def test_grid_search_over_encoding_dim(as_frame):
     search = GridSearchCV(pipe, {"multimodalautoencoder__encoding_dim": [2, 8]}, cv=2)
     search.fit(X, y)
     scores = search.cv_results_["mean_test_score"]
-    assert scores.shape == (2,) and np.all(scores > 0.2)
-    assert search.best_params_["multimodalautoencoder__encoding_dim"] in (2, 8)
+    # Ten digit classes: an 8-d code separates them better than a 2-d one.
+    assert scores.shape == (2,) and 0.2 < scores[0] < scores[1]
+    assert search.best_params_["multimodalautoencoder__encoding_dim"] == 8
+    assert search.best_estimator_[0].transform(X).shape[1] == 8
 
 
 def test_grid_search_without_labels_uses_score():
@@ -202,20 +204,45 @@ def test_optimizers(optimizer):
 
 
 def test_linear_model_without_hidden_layers():
-    ae = MultimodalAutoencoder(**{**FAST, "hidden_dims": ()}).fit(small_data())
-    assert ae.transform(small_data()).shape == (60, 3)
+    X = small_data()
+    ae = MultimodalAutoencoder(**{**FAST, "hidden_dims": ()}).fit(X)
+    layers = {type(m) for m in ae.net_.module_.modules()}
+    assert torch.nn.Linear in layers and torch.nn.ReLU not in layers
+    # Standardizing, linear encoders and the mean fusion: the code is affine in X.
+    other = small_data(seed=1)
+    middle = {name: (X[name] + other[name]) / 2 for name in X}
+    codes = [ae.transform(data) for data in (X, other, middle)]
+    np.testing.assert_allclose(codes[2], (codes[0] + codes[1]) / 2, rtol=1e-4, atol=1e-5)
+
+
+class WeightsPerEpoch(Callback):
+    """A copy of the module's weights at the end of every epoch."""
+
+    def on_train_begin(self, net, **kwargs):
+        self.weights = []
+
+    def on_epoch_end(self, net, **kwargs):
+        self.weights.append({k: v.clone() for k, v in net.module_.state_dict().items()})
 
 
 def test_early_stopping_stops_and_keeps_best():
     X = small_data(n=80)
     ae = MultimodalAutoencoder(
-        **{**FAST, "max_epochs": 500, "early_stopping": EarlyStop(patience=3), "lr": 0.05}
+        **{**FAST, "max_epochs": 500, "early_stopping": EarlyStop(patience=3), "lr": 0.05},
+        callbacks=[WeightsPerEpoch()],
     ).fit(X)
     history = ae.net_.history
     assert len(history) < 500
     valid = history[:, "valid_loss"]
     # Stopped because the last `patience` epochs never beat the best before.
-    assert min(valid[-3:]) >= min(valid[:-3])
+    best = int(np.argmin(valid))
+    assert best == len(valid) - 4 and min(valid[-3:]) >= valid[best]
+    # And the fitted weights are the best epoch's, not the last one's.
+    snapshots = dict(ae.net_.callbacks_)["WeightsPerEpoch"].weights
+    fitted = ae.net_.module_.state_dict()
+    for key, value in snapshots[best].items():
+        torch.testing.assert_close(fitted[key], value, rtol=0, atol=0)
+    assert any(not torch.equal(fitted[k], v) for k, v in snapshots[-1].items())
 
 
 def test_early_stopping_is_no_interruption(recwarn):
