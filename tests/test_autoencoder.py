@@ -11,7 +11,7 @@ from skorch.callbacks import Callback, EarlyStopping
 from skorch.helper import SliceDict
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import GridSearchCV, cross_val_score, train_test_split
+from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
@@ -31,12 +31,6 @@ def small_data(n=60, seed=0):
     }
 
 
-@pytest.fixture(scope="module")
-def mfeat_split():
-    X, y = load_mfeat(return_X_y=True)
-    return train_test_split(X, y, test_size=0.3, stratify=y, random_state=0)
-
-
 # Expected failures: none. Every check of sklearn's suite passes on the array form.
 @parametrize_with_checks(
     [MultimodalAutoencoder(encoding_dim=2, hidden_dims=(8,), max_epochs=3, random_state=0)]
@@ -45,8 +39,8 @@ def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
 
 
-def test_fit_on_mfeat_learns(mfeat_split):
-    X_train, X_test, y_train, y_test = mfeat_split
+def test_fit_on_mfeat_learns(mfeat_stratified):
+    X_train, X_test, y_train, y_test = mfeat_stratified
     ae = MultimodalAutoencoder(encoding_dim=10, max_epochs=30, random_state=0)
     Z_train = ae.fit_transform(X_train)
     # The per-feature training mean scores a loss of about 1 in standardized
@@ -104,8 +98,8 @@ def test_persistence_round_trip(dump, load, tmp_path):
     assert restored.score(X) == ae.score(X)
 
 
-def test_pipeline_before_classifier(mfeat_split):
-    X_train, X_test, y_train, y_test = mfeat_split
+def test_pipeline_before_classifier(mfeat_stratified):
+    X_train, X_test, y_train, y_test = mfeat_stratified
     pipe = make_pipeline(
         MultimodalAutoencoder(encoding_dim=10, max_epochs=10, random_state=0),
         LogisticRegression(max_iter=2000),

@@ -8,7 +8,6 @@ from skorch.callbacks import Callback
 
 from skmmae import MultimodalAutoencoder
 from skmmae._averaging import WeightAverage
-from skmmae.datasets import load_mfeat
 from skmmae.options import EarlyStop
 
 
@@ -61,12 +60,6 @@ def test_average_is_not_kept_in_the_fitted_net():
     callback = dict(net.callbacks_)["WeightAverage"]
     assert callback.n_steps_ == 15
     assert not hasattr(callback, "_average")  # no second copy of the weights is pickled
-
-
-@pytest.fixture(scope="module")
-def mfeat_small():
-    X, _ = load_mfeat(return_X_y=True)
-    return {name: block[:300] for name, block in X.items()}
 
 
 def fit(X, **params):

@@ -443,34 +443,6 @@ def test_cross_reconstruction_never_reads_the_modality_it_decodes(fusion):
     torch.testing.assert_close(recs["a"], expected)
 
 
-@pytest.mark.parametrize("variational", [False, True])
-@pytest.mark.parametrize("fusion", ["concat", "mean", "poe", "moe"])
-def test_fuse_each_is_one_fusion_per_presence_mapping_each_modality_once(fusion, variational):
-    widths = {"a": 4, "b": 3, "c": 5}
-    module = FUSIONS[fusion](widths, encoding_dim=2, variational=variational)
-    rng = np.random.RandomState(0)
-    features = {
-        name: torch.as_tensor(rng.normal(size=(6, width)), dtype=torch.float32)
-        for name, width in widths.items()
-    }
-    masks = torch.as_tensor(rng.randint(0, 2, size=(3, 6, 3)), dtype=torch.float32)
-    presences = [{}] + [{n: mask[:, j] for j, n in enumerate(widths)} for mask in masks]
-    calls = []
-    heads = module.project.values() if isinstance(module.project, torch.nn.ModuleDict) else []
-    hooks = [head.register_forward_hook(lambda *_: calls.append(1)) for head in heads]
-    with torch.no_grad():
-        fused = module.fuse_each(features, presences)
-        if fusion in ("mean", "poe"):  # one head per modality, each run once for all
-            assert len(calls) == len(widths)
-        for posterior, present in zip(fused, presences, strict=True):
-            expected = module(features, present)
-            torch.testing.assert_close(posterior.mean, expected.mean, rtol=0, atol=0)
-            if expected.logvar is not None:
-                torch.testing.assert_close(posterior.logvar, expected.logvar, rtol=0, atol=0)
-    for hook in hooks:
-        hook.remove()
-
-
 @pytest.mark.parametrize("fusion", ["mean", "moe"])
 def test_decodings_of_several_codes_in_one_pass_equal_one_pass_each(fusion):
     # Training decodes the full and the subset code (or every expert's code)
@@ -524,28 +496,6 @@ def test_cross_reconstruction_falls_back_to_present_modalities_and_masks_lone_on
     torch.testing.assert_close(recs["a"][0], unhidden["a"][0])
     np.testing.assert_array_equal(has_others["a"].numpy(), [1, 0, 1, 1])
     np.testing.assert_array_equal(has_others["b"].numpy(), [1, 1, 1, 1])
-
-
-def test_cross_loss_skips_samples_without_another_modality():
-    rng = np.random.RandomState(0)
-    widths = {"a": 3, "b": 2, "c": 4}
-    modalities = {name: Continuous().fit(rng.normal(size=(20, w))) for name, w in widths.items()}
-    module = MultimodalAutoencoderModule(modalities, 3, (8,), "mean", cross_weight=1.0)
-    batch = {
-        name: torch.as_tensor(rng.normal(size=(4, w)), dtype=torch.float32)
-        for name, w in widths.items()
-    }
-    alone = torch.tensor([1.0, 0.0, 1.0, 1.0])  # sample 1 has "a" only
-    batch["b" + PRESENT_SUFFIX], batch["c" + PRESENT_SUFFIX] = alone, alone.clone()
-    with torch.no_grad():
-        output = module.train()(**batch)
-    ((recs, weights),) = output.expert_decodings  # the cross decoding alone
-    np.testing.assert_array_equal(weights["a"].numpy(), [1, 0, 1, 1])
-    total, count = ReconstructionLoss(modalities).loss_sums(output)["a"]
-    per_sample = ((recs["a"] - output.targets["a"]) ** 2).mean(dim=1)
-    # Sample 1's "a" would come from an empty code: it is not scored.
-    torch.testing.assert_close(total, per_sample[[0, 2, 3]].sum())
-    assert count == 4
 
 
 def test_own_cross_decoders_take_the_cross_loss_and_leave_the_reconstruction_decoders():

@@ -19,7 +19,6 @@ from torch import nn
 
 from skmmae import MultimodalAutoencoder
 from skmmae._inference import loss_totals
-from skmmae.datasets import load_mfeat
 from skmmae.modalities import (
     KINDS,
     Binary,
@@ -30,12 +29,6 @@ from skmmae.modalities import (
 )
 
 FAST = dict(encoding_dim=4, hidden_dims=(32,), max_epochs=3, random_state=0)
-
-
-@pytest.fixture(scope="module")
-def mfeat():
-    X, y = load_mfeat(return_X_y=True)
-    return X, y
 
 
 def binarize(block, train):
@@ -339,3 +332,22 @@ def test_estimator_with_kinds_clones_and_pickles(mfeat):
         again.inverse_transform(again.transform(data))["levels"],
         ae.inverse_transform(ae.transform(data))["levels"],
     )
+
+
+def test_continuous_learns_mean_and_scale_and_keeps_constant_features():
+    X = np.array([[1.0, 7.0], [3.0, 7.0]])
+    m = Continuous().fit(X)
+    np.testing.assert_allclose(m.mean_, [2.0, 7.0])
+    np.testing.assert_allclose(m.scale_, [1.0, 1.0])  # the constant column keeps scale 1
+    raw = Continuous(standardize=False).fit(X)
+    np.testing.assert_allclose(raw.mean_, 0.0)
+    np.testing.assert_allclose(raw.scale_, 1.0)
+    assert m.get_params() == {"standardize": True, "encoder": None, "decoder": None}
+
+
+def test_scaler_round_trip():
+    m = Continuous().fit(np.array([[0.0, 10.0], [4.0, 30.0]]))
+    scaler = m.build_scaler()
+    x = torch.tensor([[1.0, 20.0]])
+    np.testing.assert_allclose(scaler(x).numpy(), [[-0.5, 0.0]])
+    np.testing.assert_allclose(scaler.inverse(scaler(x)).numpy(), x.numpy())

@@ -21,7 +21,6 @@ from skorch.callbacks import (
 
 from skmmae._module import MultimodalAutoencoderModule
 from skmmae._loss import ReconstructionLoss
-from skmmae._data import TensorBatchIterator, TensorDictDataset, TensorValidSplit
 from skmmae import MultimodalAutoencoder
 from skmmae._cuda_graphs import CudaGraphs
 from skmmae._inference import encode, loss_totals
@@ -29,66 +28,6 @@ from skmmae._net import MultimodalNet
 from skmmae._config import graph_safe as _graph_safe
 from skmmae.modalities import Continuous
 from skmmae.options import EarlyStop
-
-
-def make_dataset(n=10):
-    a = np.arange(n * 2, dtype=np.float32).reshape(n, 2)
-    return TensorDictDataset({"a": a, "b": -a[:, :1]}), a
-
-
-def test_dataset_indexes_whole_batches():
-    dataset, a = make_dataset()
-    assert len(dataset) == 10
-    X, y = dataset[2:5]
-    assert y is None
-    np.testing.assert_array_equal(X["a"].numpy(), a[2:5])
-    X, _ = dataset[torch.tensor([7, 0, 3])]
-    np.testing.assert_array_equal(X["a"].numpy(), a[[7, 0, 3]])
-    np.testing.assert_array_equal(X["b"].numpy(), -a[[7, 0, 3], :1])
-
-
-def test_dataset_shares_float32_memory():
-    a = np.ones((4, 3), dtype=np.float32)
-    dataset = TensorDictDataset({"a": a})
-    assert dataset.X["a"].data_ptr() == a.ctypes.data  # moved once: no copy on CPU
-
-
-def test_dataset_take_gathers_rows():
-    dataset, a = make_dataset()
-    part = dataset.take([1, 4])
-    assert len(part) == 2
-    np.testing.assert_array_equal(part.X["a"].numpy(), a[[1, 4]])
-
-
-@pytest.mark.parametrize("shuffle", [False, True])
-def test_iterator_keeps_last_partial_batch_and_every_sample(shuffle):
-    dataset, a = make_dataset(n=10)
-    iterator = TensorBatchIterator(dataset, batch_size=4, shuffle=shuffle)
-    batches = [X["a"].numpy() for X, _ in iterator]
-    assert len(iterator) == 3 and [len(b) for b in batches] == [4, 4, 2]
-    seen = np.concatenate(batches)
-    np.testing.assert_array_equal(np.sort(seen[:, 0]), a[:, 0])
-    if not shuffle:
-        np.testing.assert_array_equal(seen, a)
-
-
-def test_shuffling_follows_torch_seed():
-    dataset, _ = make_dataset(n=50)
-    orders = []
-    for _ in range(2):
-        torch.manual_seed(3)
-        orders.append(np.concatenate([X["a"][:, 0].numpy() for X, _ in TensorBatchIterator(dataset, 8, True)]))
-    np.testing.assert_array_equal(*orders)
-
-
-def test_valid_split_is_disjoint_cover_and_seeded():
-    dataset, a = make_dataset(n=20)
-    train, valid = TensorValidSplit(0.25, seed=0)(dataset)
-    assert (len(train), len(valid)) == (15, 5)
-    rows = np.concatenate([train.X["a"][:, 0].numpy(), valid.X["a"][:, 0].numpy()])
-    np.testing.assert_array_equal(np.sort(rows), a[:, 0])
-    _, again = TensorValidSplit(0.25, seed=0)(dataset)
-    assert torch.equal(valid.X["a"], again.X["a"])
 
 
 def make_net(data, **kwargs):

@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from skmmae import MultimodalAutoencoder  # noqa: E402
 from skmmae._inference import loss_totals  # noqa: E402
-from skmmae.datasets import load_digits_words, load_mfeat, load_moving_digits  # noqa: E402
+from skmmae.datasets import load_digits_words, load_moving_digits  # noqa: E402
 from skmmae.plotting import (  # noqa: E402
     plot_codes,
     plot_prediction,
@@ -30,8 +30,8 @@ def close_figures():
 
 
 @pytest.fixture(scope="module")
-def mfeat():
-    X, y = load_mfeat(return_X_y=True)
+def fitted_mfeat(mfeat):
+    X, y = mfeat
     X, y = X[:150], y[:150]
     return MultimodalAutoencoder(4, **FAST).fit(X), X, y
 
@@ -51,8 +51,8 @@ def test_training_curves_have_a_point_per_epoch():
     np.testing.assert_allclose(lines[1].get_ydata(), stopping.net_.history[:, "valid_loss"])
 
 
-def test_codes_are_points_coloured_by_label(mfeat):
-    ae, X, y = mfeat
+def test_codes_are_points_coloured_by_label(fitted_mfeat):
+    ae, X, y = fitted_mfeat
     ax = plot_codes(ae, X, labels=y)
     assert len(ax.collections) == len(np.unique(y))
     assert sum(len(points.get_offsets()) for points in ax.collections) == len(y)
@@ -93,8 +93,8 @@ def test_clips_are_drawn_as_strips_of_frames():
     assert [axis.images[0].get_array().shape for axis in fig.axes] == [(height, frames * width)] * 6
 
 
-def test_prediction_scatter_has_every_value_and_a_diagonal(mfeat):
-    ae, X, _ = mfeat
+def test_prediction_scatter_has_every_value_and_a_diagonal(fitted_mfeat):
+    ae, X, _ = fitted_mfeat
     ax = plot_prediction(ae, X, "mor")
     assert len(ax.collections[0].get_offsets()) == 150 * 6
     assert len(ax.get_lines()) == 1
@@ -103,8 +103,8 @@ def test_prediction_scatter_has_every_value_and_a_diagonal(mfeat):
     np.testing.assert_allclose(points[:, 0], np.asarray(X["mor"])[:, 2], rtol=1e-6)
 
 
-def test_errors_per_modality_and_per_feature(mfeat):
-    ae, X, _ = mfeat
+def test_errors_per_modality_and_per_feature(fitted_mfeat):
+    ae, X, _ = fitted_mfeat
     bars = plot_reconstruction_error(ae, X).patches
     assert len(bars) == 6
     losses, _ = loss_totals(ae.net_, ae._inference_data(X), ae._reconstruct)
@@ -116,8 +116,8 @@ def test_errors_per_modality_and_per_feature(mfeat):
     assert mean == pytest.approx(losses["fou"], rel=1e-3)
 
 
-def test_a_missing_matplotlib_is_named(monkeypatch, mfeat):
-    ae, X, _ = mfeat
+def test_a_missing_matplotlib_is_named(monkeypatch, fitted_mfeat):
+    ae, X, _ = fitted_mfeat
     monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
     with pytest.raises(ImportError, match=r"skmmae.plotting needs matplotlib.*skmmae\[plot\]"):
         plot_codes(ae, X)

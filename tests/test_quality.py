@@ -15,16 +15,10 @@ from sklearn.neighbors import KNeighborsClassifier
 from skmmae import MultimodalAutoencoder
 from skmmae.datasets import (
     load_digits_words,
-    load_mfeat,
     load_moving_digits,
     load_penguins,
     load_spoken_digits,
 )
-
-
-@pytest.fixture(scope="module")
-def mfeat():
-    return load_mfeat(return_X_y=True)
 
 
 def standardize(block, reference):

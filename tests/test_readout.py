@@ -1,21 +1,12 @@
 """Read-outs: fitted after training, owned by the estimator, composed in its inference."""
 
 import numpy as np
-import pytest
 import torch
 from sklearn.base import clone
 
 from skmmae import MultimodalAutoencoder
-from skmmae.datasets import load_mfeat, load_spoken_digits
+from skmmae.datasets import load_spoken_digits
 from skmmae.readout import DecoderReadout, KernelReadout
-
-
-@pytest.fixture(scope="module")
-def mfeat_split():
-    X, y = load_mfeat(return_X_y=True)
-    rows = np.random.RandomState(0).permutation(len(y))
-    train, test = rows[:1200], rows[1200:]
-    return {k: v[train] for k, v in X.items()}, {k: v[test] for k, v in X.items()}
 
 
 def standardized_mse(pred, truth, modality):
