@@ -16,7 +16,7 @@ from ._validation import (
     MISSING_SUFFIX,
     check_fitted_modalities,
     check_some_modality,
-    extract_missing,
+    extract_presence,
     split_modalities,
 )
 from ._values import raise_for_rows, take_rows
@@ -43,13 +43,13 @@ def check_input(estimator, X, leave_out=None, unscanned=()):
     if leave_out is not None:
         dropped = (leave_out, leave_out + MISSING_SUFFIX)
         data = {key: block for key, block in data.items() if key not in dropped}
-    data, missing = extract_missing(data, layout, fitting=False, unscanned=unscanned)
+    data, present = extract_presence(data, layout, fitting=False, unscanned=unscanned)
     data = check_fitted_modalities(
         data, layout, estimator.modalities_, type(estimator).__name__, estimator._layout.feature_names,
         unscanned=unscanned,
     )
-    check_some_modality(missing, data, estimator.modalities_, n_rows(data))
-    return with_presence(data, missing)
+    check_some_modality(present, data, estimator.modalities_, n_rows(data))
+    return with_presence(data, present)
 
 def finite_codes(estimator, codes, X):
     """``codes`` of X, or the error that explains why some are not finite."""

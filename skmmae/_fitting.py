@@ -20,7 +20,7 @@ from sklearn.utils import check_random_state
 from . import _inference
 from ._build import build_net
 from ._module import PRESENT_SUFFIX
-from ._validation import check_some_modality, extract_missing, split_modalities
+from ._validation import check_some_modality, extract_presence, split_modalities
 from ._values import take_rows
 from .modalities import infer_modality, make_modality
 from .readout import TrainingData
@@ -43,9 +43,9 @@ def n_rows(data):
     return next(iter(data.values())).shape[0]
 
 
-def with_presence(data, missing):
+def with_presence(data, present):
     """The blocks plus a float 0/1 presence mask per modality that some samples lack."""
-    masks = {name + PRESENT_SUFFIX: (~rows).astype(np.float32) for name, rows in missing.items()}
+    masks = {name + PRESENT_SUFFIX: rows.astype(np.float32) for name, rows in present.items()}
     return {**data, **masks}
 
 
@@ -73,7 +73,7 @@ def named(estimator, parameter, data):
     return value
 
 
-def fit_modalities(estimator, data, missing):
+def fit_modalities(estimator, data, present):
     """Resolve, fit and apply each modality: ``(modalities, validated blocks)``.
 
     A modality that some samples lack learns its statistics from the
@@ -85,8 +85,8 @@ def fit_modalities(estimator, data, missing):
         label = estimator._layout.describe(name)
         spec = specs.get(name)
         modality = infer_modality(block, label) if spec is None else make_modality(spec, label)
-        if name in missing:
-            modality.fit(take_rows(block, ~missing[name]), label)
+        if name in present:
+            modality.fit(take_rows(block, present[name]), label)
             checked[name] = modality.validate(block, label)
         else:
             checked[name] = modality.fit_validate(block, label)
@@ -172,10 +172,10 @@ def fit_estimator(estimator, X, config):
     """Fit ``estimator`` to X with its resolved ``config``: its fitted attributes are set."""
     data, estimator._layout = split_modalities(X, estimator=estimator, reset=True)
     check_reserved_names(data)
-    data, missing = extract_missing(data, estimator._layout, fitting=True)
-    check_some_modality(missing, data, data, n_rows(data))
-    estimator.modalities_, data = fit_modalities(estimator, data, missing)
-    data = with_presence(data, missing)
+    data, present = extract_presence(data, estimator._layout, fitting=True)
+    check_some_modality(present, data, data, n_rows(data))
+    estimator.modalities_, data = fit_modalities(estimator, data, present)
+    data = with_presence(data, present)
     if estimator._layout.kind not in ("array", "frame") and hasattr(estimator, "feature_names_in_"):
         del estimator.feature_names_in_  # a refit on dict input keeps no names of an array fit
     if estimator._layout.kind not in ("array", "frame"):

@@ -40,7 +40,7 @@ __all__ = [
     "check_code",
     "check_fitted_modalities",
     "check_some_modality",
-    "extract_missing",
+    "extract_presence",
     "restore_layout",
     "restore_modality",
     "split_modalities",
@@ -139,7 +139,7 @@ def _split_mapping(X):
     names = [name for name in X if not name.endswith(MISSING_SUFFIX)]
     layout = InputLayout(kind, {name: _column_names(X[name]) for name in names})
     data = {name: _as_block(X[name], layout.describe(name)) for name in names}
-    # Missing-row masks travel along; extract_missing checks and applies them.
+    # Missing-row masks travel along; extract_presence checks and applies them.
     data.update({key: _as_mask(X[key], key) for key in X if key.endswith(MISSING_SUFFIX)})
     return data, layout
 
@@ -235,8 +235,12 @@ def _as_mask(value, key):
     return mask.astype(bool)
 
 
-def extract_missing(data, layout, fitting, unscanned=()):
-    """Find the rows where a sample lacks a modality, and fill them.
+def extract_presence(data, layout, fitting, unscanned=()):
+    """Find the rows where a sample has each modality; fill the rows where it lacks one.
+
+    The boundary between the user's convention (a row entirely NaN, or a
+    boolean mask ``X[name + MISSING_SUFFIX]`` True where missing) and the
+    package's: a presence mask, True where present.
 
     A sample lacks a modality where its row is entirely NaN (or None, for
     object values), or where the mask ``X[name + MISSING_SUFFIX]`` is True.
@@ -261,8 +265,8 @@ def extract_missing(data, layout, fitting, unscanned=()):
     -------
     data : dict of str -> block
         The blocks, filled, without the mask entries.
-    missing : dict of str -> ndarray of bool of shape (n_samples,)
-        For each modality that some (not all) samples lack: True where lacking.
+    present : dict of str -> ndarray of bool of shape (n_samples,)
+        For each modality that some (not all) samples lack: True where present.
     """
     masks = {key[: -len(MISSING_SUFFIX)]: data[key] for key in data if key.endswith(MISSING_SUFFIX)}
     blocks = {name: block for name, block in data.items() if not name.endswith(MISSING_SUFFIX)}
@@ -272,7 +276,7 @@ def extract_missing(data, layout, fitting, unscanned=()):
             f"X has missing-row masks for {unknown}, which X has no values for; masks "
             f"must name one of its modalities {list(blocks)}."
         )
-    missing, filled = {}, {}
+    present, filled = {}, {}
     for name, block in blocks.items():
         lacking = None if name in unscanned else _missing_rows(block)
         if name in masks:
@@ -286,10 +290,10 @@ def extract_missing(data, layout, fitting, unscanned=()):
                     "sample; a modality must be present in some samples to be fitted."
                 )
         else:
-            missing[name] = lacking
+            present[name] = ~lacking
             first = int(np.argmin(lacking))
             filled[name] = take_rows(block, np.where(lacking, first, np.arange(len(lacking))))
-    return filled, missing
+    return filled, present
 
 
 def _missing_rows(block):
@@ -308,13 +312,13 @@ def _missing_rows(block):
     return None
 
 
-def check_some_modality(missing, given, fitted, n_samples):
+def check_some_modality(present, given, fitted, n_samples):
     """Raise if a sample lacks every modality.
 
     Parameters
     ----------
-    missing : dict of str -> ndarray of bool
-        Missing rows of the given modalities that lack some.
+    present : dict of str -> ndarray of bool
+        Presence of the given modalities that some samples lack.
     given : iterable of str
         The modalities X has values for.
     fitted : iterable of str
@@ -326,7 +330,7 @@ def check_some_modality(missing, given, fitted, n_samples):
     lacking_all = np.ones(n_samples, dtype=bool)
     for name in fitted:
         if name in given:
-            lacking_all &= missing.get(name, np.zeros(n_samples, dtype=bool))
+            lacking_all &= ~present.get(name, np.ones(n_samples, dtype=bool))
     if lacking_all.any():
         raise ValueError(
             f"{int(lacking_all.sum())} samples have no modality at all (first rows: "
