@@ -293,19 +293,7 @@ class KernelReadout(DecoderReadout):
         self.random_state = random_state
 
     def fit(self, module, training):
-        """Fit the regressions from the training codes.
-
-        Parameters
-        ----------
-        module : skmmae._module.MultimodalAutoencoderModule
-            The trained model.
-        training : TrainingData
-            The training data.
-
-        Returns
-        -------
-        self : KernelReadout
-        """
+        """Fit the regressions from the training codes (arguments as :meth:`DecoderReadout.fit`)."""
         readable = [name for name, m in training.modalities.items() if m.kernel_readout]
         self.reconstructors_, self.predictors_ = ModalityDict(), ModalityDict()
         if not readable:

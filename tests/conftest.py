@@ -57,3 +57,32 @@ def tiny_estimator():
         return MultimodalAutoencoder(**{**settings, **params})
 
     return make
+
+
+@pytest.fixture(scope="session")
+def tiny_net():
+    """A factory of small skorch nets on continuous modalities: ``tiny_net(data, **kwargs)``."""
+    import torch
+
+    from skmmae._loss import ReconstructionLoss
+    from skmmae._module import MultimodalAutoencoderModule
+    from skmmae._net import MultimodalNet
+    from skmmae.modalities import Continuous
+
+    def make(data, **kwargs):
+        modalities = {name: Continuous().fit(block) for name, block in data.items()}
+        settings = dict(
+            module__modalities=modalities,
+            module__encoding_dim=2,
+            module__hidden_dims=(8,),
+            module__fusion="mean",
+            criterion__modalities=modalities,
+            optimizer=torch.optim.Adam,
+            train_split=None,
+            verbose=0,
+        )
+        return MultimodalNet(
+            MultimodalAutoencoderModule, ReconstructionLoss, **{**settings, **kwargs}
+        )
+
+    return make

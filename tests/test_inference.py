@@ -5,36 +5,17 @@ import pytest
 import torch
 
 from skmmae._inference import NonFiniteOutput, batches, decode, encode, loss_totals, predict
-from skmmae._module import MultimodalAutoencoderModule
-from skmmae._loss import ReconstructionLoss
-from skmmae._net import MultimodalNet
-from skmmae.modalities import Continuous
 
 
 @pytest.fixture(scope="module")
-def net_and_data():
+def net_and_data(tiny_net):
     rng = np.random.RandomState(0)
     data = {
         "a": rng.normal(3.0, 2.0, size=(37, 4)).astype(np.float32),
         "b": rng.normal(size=(37, 2)).astype(np.float32),
     }
-    modalities = {name: Continuous().fit(block) for name, block in data.items()}
     torch.manual_seed(0)
-    net = MultimodalNet(
-        MultimodalAutoencoderModule,
-        ReconstructionLoss,
-        module__modalities=modalities,
-        module__encoding_dim=2,
-        module__hidden_dims=(8,),
-        module__fusion="mean",
-        criterion__modalities=modalities,
-        optimizer=torch.optim.Adam,
-        train_split=None,
-        max_epochs=5,
-        batch_size=16,
-        verbose=0,
-    ).fit(data)
-    return net, data
+    return tiny_net(data, max_epochs=5, batch_size=16).fit(data), data
 
 
 def whole(data):

@@ -19,39 +19,18 @@ from skorch.callbacks import (
     ProgressBar,
 )
 
-from skmmae._module import MultimodalAutoencoderModule
-from skmmae._loss import ReconstructionLoss
 from skmmae import MultimodalAutoencoder
 from skmmae._cuda_graphs import CudaGraphs
 from skmmae._inference import encode, loss_totals
-from skmmae._net import MultimodalNet
 from skmmae._config import graph_safe as _graph_safe
-from skmmae.modalities import Continuous
 from skmmae.options import EarlyStop
 
 
-def make_net(data, **kwargs):
-    modalities = {name: Continuous().fit(block) for name, block in data.items()}
-    return MultimodalNet(
-        MultimodalAutoencoderModule,
-        ReconstructionLoss,
-        module__modalities=modalities,
-        module__encoding_dim=2,
-        module__hidden_dims=(8,),
-        module__fusion="mean",
-        criterion__modalities=modalities,
-        optimizer=torch.optim.Adam,
-        train_split=None,
-        verbose=0,
-        **kwargs,
-    )
-
-
-def test_net_trains_with_input_as_target():
+def test_net_trains_with_input_as_target(tiny_net):
     rng = np.random.RandomState(0)
     data = {"a": rng.normal(size=(37, 4)).astype(np.float32), "b": rng.normal(size=(37, 2)).astype(np.float32)}
     torch.manual_seed(0)
-    net = make_net(data, max_epochs=20, batch_size=16, lr=0.01).fit(data)
+    net = tiny_net(data, max_epochs=20, batch_size=16, lr=0.01).fit(data)
     losses = net.history[:, "train_loss"]
     assert losses[-1] < 0.8 * losses[0]
     assert net.history[-1, "train_batch_count"] == 3  # 16 + 16 + 5: nothing dropped
@@ -61,10 +40,10 @@ def test_net_trains_with_input_as_target():
     assert all(np.isfinite(row["train_loss"]) for row in net.history[-1, "batches"])
 
 
-def test_training_and_inference_modes_reach_every_submodule():
+def test_training_and_inference_modes_reach_every_submodule(tiny_net):
     rng = np.random.RandomState(0)
     data = {"a": rng.normal(size=(20, 4)).astype(np.float32)}
-    net = make_net(data, max_epochs=1, batch_size=8).fit(data)
+    net = tiny_net(data, max_epochs=1, batch_size=8).fit(data)
     modules = list(net.module_.modules()) + list(net.criterion_.modules())
     encode(net, data)  # inference: eval mode everywhere
     assert not any(m.training for m in modules)
@@ -72,12 +51,12 @@ def test_training_and_inference_modes_reach_every_submodule():
     assert all(m.training for m in modules)
 
 
-def test_the_net_has_no_cuda_graphs_without_their_callback():
+def test_the_net_has_no_cuda_graphs_without_their_callback(tiny_net):
     rng = np.random.RandomState(0)
     data = {"a": rng.normal(size=(20, 4)).astype(np.float32)}
-    net = make_net(data, max_epochs=1).fit(data)
+    net = tiny_net(data, max_epochs=1).fit(data)
     assert net.cuda_graphs is None
-    net = make_net(data, max_epochs=1, callbacks=[("graphs", CudaGraphs())]).fit(data)
+    net = tiny_net(data, max_epochs=1, callbacks=[("graphs", CudaGraphs())]).fit(data)
     assert isinstance(net.cuda_graphs, CudaGraphs)
     assert net.cuda_graphs.n_replays_ == 0  # on the CPU every step runs eagerly
 
