@@ -29,6 +29,13 @@ class WeightAverage(Callback):
         Decay per training step, in [0, 1); the average spans about
         ``1 / (1 - decay)`` recent steps. 0 keeps the last weights.
 
+    References
+    ----------
+    B. T. Polyak and A. B. Juditsky, "Acceleration of Stochastic
+    Approximation by Averaging", SIAM J. Control Optim. 30(4), 1992 (averaged
+    iterates); the exponential form and its warm-up follow common practice
+    (e.g. TensorFlow's ``ExponentialMovingAverage`` with ``num_updates``).
+
     Examples
     --------
     >>> import torch

@@ -18,6 +18,8 @@ References
 C. E. Rasmussen and C. K. I. Williams, *Gaussian Processes for Machine
 Learning*, MIT Press, 2006 (the Matern kernel, sec. 4.2.1; the subset of
 regressors, sec. 8.3.1).
+C. K. I. Williams and M. Seeger, "Using the Nystroem Method to Speed Up
+Kernel Machines", NIPS 2000 (the Nystroem approximation of the kernel).
 """
 
 import math

@@ -283,6 +283,12 @@ class ProductOfExperts(_ExpertFusion):
     variational : bool, default=False
         Whether the product's log variance is used (sampling, KL term).
 
+    References
+    ----------
+    M. Wu and N. Goodman, "Multimodal Generative Models for Scalable
+    Weakly-Supervised Learning", NeurIPS 2018 (the product of experts with a
+    prior expert).
+
     Examples
     --------
     >>> import torch
@@ -330,6 +336,12 @@ class MixtureOfExperts(_Fusion):
     variational : bool, default=False
         Whether the experts' log variances are used (sampling, KL term);
         the mixture's variance is returned either way.
+
+    References
+    ----------
+    Y. Shi, N. Siddharth, B. Paige and P. H. S. Torr, "Variational
+    Mixture-of-Experts Autoencoders for Multi-Modal Deep Generative Models",
+    NeurIPS 2019 (each expert decoded on its own).
 
     Examples
     --------
