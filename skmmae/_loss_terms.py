@@ -24,7 +24,7 @@ from skorch.callbacks import Callback
 __all__ = ["LossTerms"]
 
 _HINT = (
-    "Lower lr, check modality_weights, noise_std and beta, and check that the "
+    "Lower lr, check modality_weights, noise_std and variational's beta, and check that the "
     "data's values are of a sensible scale. The estimator is left as it was before fit."
 )
 
