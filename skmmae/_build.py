@@ -10,7 +10,7 @@ best epoch, the weight average) come after the user's.
 
 import copy
 
-from skorch.callbacks import EarlyStopping
+from skorch.callbacks import EarlyStopping, ProgressBar
 
 from ._averaging import WeightAverage
 from ._cuda_graphs import CudaGraphs
@@ -19,6 +19,7 @@ from ._loss_terms import LossTerms
 from ._module import MultimodalAutoencoderModule
 from ._loss import ReconstructionLoss
 from ._net import KLWarmup, MultimodalNet
+from ._progress import EpochProgress
 
 __all__ = ["build_net"]
 
@@ -54,7 +55,8 @@ def build_net(estimator, config, modalities, seed):
         ),
         callbacks=_callbacks(estimator, config),
         device=config.device,
-        verbose=estimator.verbose,
+        # skorch's table of losses per epoch at verbose=1 only; above, bars.
+        verbose=int(estimator.verbose == 1),
     )
 
 
@@ -74,4 +76,8 @@ def _callbacks(estimator, config):
         callbacks.append(("weight_average", WeightAverage(estimator.ema_decay)))
     if config.cuda_graphs:
         callbacks.append(("cuda_graphs", CudaGraphs()))
+    if estimator.verbose >= 2:
+        callbacks.append(("epoch_progress", EpochProgress()))
+    if estimator.verbose >= 3:
+        callbacks.append(("batch_progress", ProgressBar()))
     return callbacks

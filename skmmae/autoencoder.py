@@ -146,7 +146,10 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         Fused optimizer, CUDA graphs, bfloat16 and CPU threads
         (:class:`~skmmae.options.Speed`); None takes its defaults.
     verbose : int, default=0
-        0 trains silently; 1 prints skorch's table of losses per epoch.
+        0 trains silently; 1 prints skorch's table of losses per epoch; 2
+        shows a progress bar over the epochs with the latest losses
+        (``tqdm``, a widget in notebooks); 3 adds skorch's ``ProgressBar``
+        over each epoch's batches.
     random_state : int, RandomState instance or None, default=None
         Seeds initialization, shuffling, the validation split and the
         read-out's draws: with an int, the same data gives the same codes on
