@@ -9,19 +9,52 @@ parameters. Every message names the parameter at fault.
 
 import dataclasses
 import inspect
+from numbers import Integral, Real
 
 import torch
 from skorch.callbacks import Callback, LRScheduler
 from sklearn.base import BaseEstimator
 
-from ._compat import InvalidParameterError
+from ._compat import Interval, InvalidParameterError, StrOptions
 from ._fitting import check_weight_values
 from .options import CrossModal, EarlyStop, HiddenLayers, ModalityDropout, Speed, Variational
+from .fusion import FUSIONS
 from .readout import DecoderReadout, KernelReadout
+from .refine import CodeRefinement
 
-__all__ = ["Config", "OPTIMIZERS", "graph_safe", "resolve_config"]
+__all__ = ["Config", "OPTIMIZERS", "PARAMETER_CONSTRAINTS", "graph_safe", "resolve_config"]
 
 OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
+
+#: The type and range of each of the estimator's parameters, as scikit-learn
+#: checks them (``_parameter_constraints``) before :func:`resolve_config`
+#: checks the rules that link them.
+PARAMETER_CONSTRAINTS = {
+    "encoding_dim": [Interval(Integral, 1, None, closed="left")],
+    "modalities": [dict, None],
+    "modality_weights": [StrOptions({"balanced"}), dict, None],
+    "hidden_dims": ["array-like", HiddenLayers],
+    "fusion": [StrOptions(set(FUSIONS))],
+    "variational": ["boolean", Variational],
+    "modality_dropout": [Interval(Real, 0, 1, closed="left"), ModalityDropout],
+    "noise_std": [Interval(Real, 0, None, closed="left")],
+    "input_dropout": [Interval(Real, 0, 1, closed="left")],
+    "cross_weight": [Interval(Real, 0, 1, closed="both"), CrossModal],
+    "readout": [StrOptions({"kernel", "decoder"}), DecoderReadout],
+    "refine": [CodeRefinement, None],
+    "max_epochs": [Interval(Integral, 1, None, closed="left")],
+    "batch_size": [Interval(Integral, 1, None, closed="left")],
+    "lr": [Interval(Real, 0, None, closed="neither")],
+    "weight_decay": [Interval(Real, 0, None, closed="left")],
+    "ema_decay": [Interval(Real, 0, 1, closed="left")],
+    "optimizer": [StrOptions(set(OPTIMIZERS)), type],
+    "device": [str, torch.device],
+    "callbacks": [list, None],
+    "early_stopping": ["boolean", EarlyStop],
+    "speed": [Speed, None],
+    "verbose": ["verbose"],
+    "random_state": ["random_state"],
+}
 
 #: The estimator's parameters that take a plain value or an option object.
 _OPTIONS = {

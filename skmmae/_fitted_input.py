@@ -23,6 +23,7 @@ from ._values import raise_for_rows, take_rows
 
 __all__ = [
     "check_input",
+    "check_target",
     "explain_nonfinite",
     "explain_nonfinite_codes",
     "explain_nonfinite_loss",
@@ -50,6 +51,22 @@ def check_input(estimator, X, leave_out=None, unscanned=()):
     )
     check_some_modality(present, data, estimator.modalities_, n_rows(data))
     return with_presence(data, present)
+
+def check_target(estimator, target):
+    """Raise unless ``target`` is a fitted modality that others can predict."""
+    check_is_fitted(estimator)
+    fitted = list(estimator.modalities_)
+    if target not in fitted:
+        raise ValueError(
+            f"predict_modality: {target!r} is not a fitted modality; the fitted "
+            f"modalities are {fitted}."
+        )
+    if len(fitted) < 2:
+        raise ValueError(
+            f"predict_modality needs a model of several modalities; this one was "
+            f"fitted on {fitted} only."
+        )
+
 
 def finite_codes(estimator, codes, X):
     """``codes`` of X, or the error that explains why some are not finite."""

@@ -11,7 +11,6 @@ data kinds by :mod:`skmmae.modalities`, fusion by :mod:`skmmae.fusion`.
 """
 
 import functools
-from numbers import Integral, Real
 
 import numpy as np
 import torch
@@ -20,17 +19,14 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from . import _fitted_input, _inference
-from ._compat import Interval, StrOptions, _fit_context
-from ._config import OPTIMIZERS, resolve_config
+from ._compat import _fit_context
+from ._config import PARAMETER_CONSTRAINTS, resolve_config
 from ._fitting import fit_estimator
 from ._inference import NonFiniteOutput
 from ._module import split_presence
 from ._threads import thread_budget
 from ._validation import check_code, restore_layout, restore_modality
-from .fusion import FUSIONS
-from .options import CrossModal, EarlyStop, HiddenLayers, ModalityDropout, Speed, Variational
-from .readout import DecoderReadout
-from .refine import CodeRefinement
+from .options import Speed
 
 __all__ = ["MultimodalAutoencoder"]
 
@@ -191,32 +187,7 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
     (200, 240)
     """
 
-    _parameter_constraints = {
-        "encoding_dim": [Interval(Integral, 1, None, closed="left")],
-        "modalities": [dict, None],
-        "modality_weights": [StrOptions({"balanced"}), dict, None],
-        "hidden_dims": ["array-like", HiddenLayers],
-        "fusion": [StrOptions(set(FUSIONS))],
-        "variational": ["boolean", Variational],
-        "modality_dropout": [Interval(Real, 0, 1, closed="left"), ModalityDropout],
-        "noise_std": [Interval(Real, 0, None, closed="left")],
-        "input_dropout": [Interval(Real, 0, 1, closed="left")],
-        "cross_weight": [Interval(Real, 0, 1, closed="both"), CrossModal],
-        "readout": [StrOptions({"kernel", "decoder"}), DecoderReadout],
-        "refine": [CodeRefinement, None],
-        "max_epochs": [Interval(Integral, 1, None, closed="left")],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "lr": [Interval(Real, 0, None, closed="neither")],
-        "weight_decay": [Interval(Real, 0, None, closed="left")],
-        "ema_decay": [Interval(Real, 0, 1, closed="left")],
-        "optimizer": [StrOptions(set(OPTIMIZERS)), type],
-        "device": [str, torch.device],
-        "callbacks": [list, None],
-        "early_stopping": ["boolean", EarlyStop],
-        "speed": [Speed, None],
-        "verbose": ["verbose"],
-        "random_state": ["random_state"],
-    }
+    _parameter_constraints = PARAMETER_CONSTRAINTS  # each parameter's type and range
 
     def __init__(
         self,
@@ -298,17 +269,14 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         Raises
         ------
         ValueError
-            If X or a parameter is invalid, or if training diverges (a loss
-            or the weights become NaN or infinite). When ``fit`` raises, the
-            estimator is left as it was before: unfitted, or with its previous
-            fitted model.
+            If X or a parameter is invalid, or if training diverges. The
+            estimator is then left as it was before ``fit``.
 
         Warns
         -----
         UserWarning
-            When a ``KeyboardInterrupt`` stops training early. skorch ends the
-            training loop there; the model trained so far is kept, with its
-            post-fit steps (weight average, read-outs), as the fitted model.
+            When a ``KeyboardInterrupt`` stops training early: the model
+            trained so far is kept, with its post-fit steps.
         """
         previous = dict(self.__dict__)
         try:
@@ -365,14 +333,11 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
     def predict_modality(self, X, target):
         """Predict the modality ``target`` from the other modalities of X.
 
-        The code of the other modalities is read into ``target`` by the
-        read-out (``readout_.predict``): its kernel regression from the
-        others' code (``readout="kernel"``, continuous modalities), else
-        its decoder, or its cross-modal decoder with
-        ``cross_decoders="own"``. With ``refine``, that prediction is
-        averaged with ``target`` reconstructed from the code refined to
-        explain the other modalities best. Each sample's prediction depends
-        on its own values only.
+        The read-out (``readout_.predict``) reads the code of the other
+        modalities into ``target``. With ``refine``, that prediction is
+        averaged with the read-out's reconstruction of ``target`` from that
+        code refined to explain the others best. Each sample's prediction
+        depends on its own values only.
 
         Parameters
         ----------
@@ -388,17 +353,7 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
             The predicted values of ``target``, in its original units and
             form (as :meth:`inverse_transform` gives it).
         """
-        check_is_fitted(self)
-        if target not in self.modalities_:
-            raise ValueError(
-                f"predict_modality: {target!r} is not a fitted modality; the fitted "
-                f"modalities are {list(self.modalities_)}."
-            )
-        if len(self.modalities_) < 2:
-            raise ValueError(
-                f"predict_modality needs a model of several modalities; this one was "
-                f"fitted on {list(self.modalities_)} only."
-            )
+        _fitted_input.check_target(self, target)
         index = getattr(X, "index", None)
         data = self._inference_data(X, leave_out=target)
         try:
@@ -432,7 +387,8 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
             )
             refined = refinement.refine(code, loss, self.code_scale_)
             with torch.no_grad():
-                return 0.5 * (prediction + readout.reconstruct(module, refined, [target])[target].float())
+                from_refined = readout.reconstruct(module, refined, [target])[target]
+                return 0.5 * (prediction + from_refined.float())
 
         return predict
 
