@@ -139,7 +139,7 @@ class DecoderReadout(BaseEstimator):
     Reconstructions come from each modality's decoder; predictions of a
     modality from the code of the others come from its decoder too, or from
     its cross-modal decoder where the model has them
-    (``cross_decoders="own"``). There is nothing to fit.
+    (``cross_weight=CrossModal(decoders="own")``). There is nothing to fit.
 
     Examples
     --------
