@@ -10,6 +10,7 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from . import _inference
+from ._inference import NonFiniteOutput
 from ._fitting import n_rows, with_presence
 from ._module import PRESENT_SUFFIX
 from ._validation import (
@@ -28,7 +29,7 @@ __all__ = [
     "explain_nonfinite_codes",
     "explain_nonfinite_loss",
     "explain_nonfinite_prediction",
-    "finite_codes",
+    "explain_nonfinite_transform",
     "inference_data",
 ]
 
@@ -52,6 +53,7 @@ def check_input(estimator, X, leave_out=None, unscanned=()):
     check_some_modality(present, data, estimator.modalities_, n_rows(data))
     return with_presence(data, present)
 
+
 def check_target(estimator, target):
     """Raise unless ``target`` is a fitted modality that others can predict."""
     check_is_fitted(estimator)
@@ -68,13 +70,12 @@ def check_target(estimator, target):
         )
 
 
-def finite_codes(estimator, codes, X):
-    """``codes`` of X, or the error that explains why some are not finite."""
-    bad = ~np.isfinite(codes).all(axis=1)
-    if bad.any():
-        explain_nonfinite(estimator, X, bad, "transform")
-        raise_for_rows("transform: the code of X", "is not finite", bad)
-    return codes
+def explain_nonfinite_transform(estimator, X, error):
+    """Raise the ``ValueError`` for codes of X that are not finite (``error``)."""
+    rows = error.rows["code"]
+    explain_nonfinite(estimator, X, rows, "transform")
+    raise_for_rows("transform: the code of X", "is not finite", rows)
+
 
 def explain_nonfinite(estimator, X, rows, method, leave_out=None):
     """Raise a ``ValueError`` naming the modality whose values give non-finite outputs.
@@ -90,7 +91,7 @@ def explain_nonfinite(estimator, X, rows, method, leave_out=None):
             for key, block in data.items()
             if key in (name, name + PRESENT_SUFFIX)
         }
-        if np.isfinite(_inference.encode(estimator.net_, alone)).all():
+        if _encodes_finitely(estimator.net_, alone):
             continue
         magnitude = float(abs(alone[name]).max())  # abs() serves sparse blocks too
         raise_for_rows(
@@ -101,6 +102,15 @@ def explain_nonfinite(estimator, X, rows, method, leave_out=None):
             "the training data that float32 overflows inside the network. Check "
             "their units and scale.",
         )
+
+
+def _encodes_finitely(net, data):
+    try:
+        _inference.encode(net, data)
+    except NonFiniteOutput:
+        return False
+    return True
+
 
 def inference_data(estimator, X, leave_out=None):
     """X checked and copied to the net's device once, as a dataset for the net.
@@ -148,9 +158,10 @@ def explain_nonfinite_prediction(estimator, X, target, error):
 
 def explain_nonfinite_loss(estimator, X, data, losses):
     """Raise the ``ValueError`` for a score whose loss is not finite."""
-    bad = ~np.isfinite(_inference.encode(estimator.net_, data)).all(axis=1)
-    if bad.any():
-        explain_nonfinite(estimator, X, bad, "score")
+    try:
+        _inference.encode(estimator.net_, data)
+    except NonFiniteOutput as error:
+        explain_nonfinite(estimator, X, error.rows["code"], "score")
     names = [estimator._layout.describe(n) for n, v in losses.items() if not np.isfinite(v)]
     raise ValueError(
         f"score: the reconstruction loss of {', '.join(names) or 'X'} is not "

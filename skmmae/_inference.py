@@ -7,7 +7,8 @@ works in batches of the net's ``iterator_valid``, in the module's eval mode,
 without autograd, and leaves its results on the device until the end: one
 copy to the host per call.
 
-Outputs are checked once, on the device: where one is not finite, the pass
+Outputs (codes, reconstructions, predictions) are checked here only, on
+the device, with one host sync per pass: where one is not finite, the pass
 raises :class:`NonFiniteOutput` with the rows, and the estimator explains
 why.
 """
@@ -56,25 +57,34 @@ def encode(net, dataset):
 
     Runs only the encoders and the fusion; with the net's
     :class:`~skmmae._cuda_graphs.CudaGraphs`, full batches replay one
-    captured graph.
+    captured graph. Raises :class:`NonFiniteOutput` (under ``"code"``)
+    where a code is not finite.
     """
     graphs = net.cuda_graphs
     full = net.get_params_for("iterator_valid").get("batch_size", net.batch_size)
-    codes = []
+    codes, bad = [], []
     with torch.inference_mode(), net.autocast():
         for Xi in batches(net, dataset):
-            codes.append(net.module_.encode(**Xi) if graphs is None else graphs.encode(net, Xi, full))
+            code = net.module_.encode(**Xi) if graphs is None else graphs.encode(net, Xi, full)
+            bad.append(_nonfinite_rows(code))
+            codes.append(code)
+    _raise_nonfinite({"code": bad})
     return to_numpy(torch.cat(codes))
 
 
 def encode_with_logvar(net, dataset):
-    """Codes of ``dataset`` and their log variances, as float32 ndarrays."""
-    means, logvars = [], []
+    """Codes of ``dataset`` and their log variances, as float32 ndarrays.
+
+    Raises :class:`NonFiniteOutput` (under ``"code"``) where a code is not finite.
+    """
+    means, logvars, bad = [], [], []
     with torch.inference_mode(), net.autocast():
         for Xi in batches(net, dataset):
             mean, logvar = net.module_.encode_with_logvar(**Xi)
+            bad.append(_nonfinite_rows(mean))
             means.append(mean)
             logvars.append(logvar)
+    _raise_nonfinite({"code": bad})
     return to_numpy(torch.cat(means)), to_numpy(torch.cat(logvars))
 
 

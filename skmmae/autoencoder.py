@@ -324,10 +324,13 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
                 f"{type(self).__name__} has variational=False."
             )
         data = self._inference_data(X)
-        if not return_std:
-            return _fitted_input.finite_codes(self, _inference.encode(self.net_, data), X)
-        mean, logvar = _inference.encode_with_logvar(self.net_, data)
-        return _fitted_input.finite_codes(self, mean, X), np.exp(0.5 * logvar)
+        try:
+            if not return_std:
+                return _inference.encode(self.net_, data)
+            mean, logvar = _inference.encode_with_logvar(self.net_, data)
+        except NonFiniteOutput as error:
+            _fitted_input.explain_nonfinite_transform(self, X, error)
+        return mean, np.exp(0.5 * logvar)
 
     @_on_thread_budget
     def predict_modality(self, X, target):
