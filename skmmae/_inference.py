@@ -62,14 +62,13 @@ def encode(net, dataset):
     """
     graphs = net.cuda_graphs
     full = net.get_params_for("iterator_valid").get("batch_size", net.batch_size)
-    codes, bad = [], []
+    codes = []
     with torch.inference_mode(), net.autocast():
         for Xi in batches(net, dataset):
-            code = net.module_.encode(**Xi) if graphs is None else graphs.encode(net, Xi, full)
-            bad.append(_nonfinite_rows(code))
-            codes.append(code)
-    _raise_nonfinite({"code": bad})
-    return to_numpy(torch.cat(codes))
+            codes.append(net.module_.encode(**Xi) if graphs is None else graphs.encode(net, Xi, full))
+        codes = torch.cat(codes)
+        _check_codes(codes)
+    return to_numpy(codes)
 
 
 def encode_with_logvar(net, dataset):
@@ -77,15 +76,15 @@ def encode_with_logvar(net, dataset):
 
     Raises :class:`NonFiniteOutput` (under ``"code"``) where a code is not finite.
     """
-    means, logvars, bad = [], [], []
+    means, logvars = [], []
     with torch.inference_mode(), net.autocast():
         for Xi in batches(net, dataset):
             mean, logvar = net.module_.encode_with_logvar(**Xi)
-            bad.append(_nonfinite_rows(mean))
             means.append(mean)
             logvars.append(logvar)
-    _raise_nonfinite({"code": bad})
-    return to_numpy(torch.cat(means)), to_numpy(torch.cat(logvars))
+        means = torch.cat(means)
+        _check_codes(means)
+    return to_numpy(means), to_numpy(torch.cat(logvars))
 
 
 def decode(net, codes, reconstruct):
@@ -170,6 +169,16 @@ class NonFiniteOutput(ValueError):
         self.rows = rows
         counts = ", ".join(f"{name!r}: {int(mask.sum())} rows" for name, mask in rows.items())
         super().__init__(f"The model's outputs are not finite ({counts}).")
+
+
+def _check_codes(codes):
+    """Raise :class:`NonFiniteOutput` (under ``"code"``) if a code is not finite.
+
+    One reduction over all the codes at once: per-batch row masks cost more
+    than the encoders of small models on the CPU.
+    """
+    if not bool(torch.isfinite(codes).all()):
+        raise NonFiniteOutput({"code": _nonfinite_rows(codes).cpu().numpy()})
 
 
 def _nonfinite_rows(values):
