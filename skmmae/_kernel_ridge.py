@@ -60,9 +60,11 @@ class KernelRegression(nn.Module):
 
     def __init__(self, centers, coef, length, offset):
         super().__init__()
-        self.register_buffer("centers", centers.float())
-        self.register_buffer("coef", coef.float())
-        self.register_buffer("offset", offset.float())
+        # Contiguous: the product's summation order follows the layout, so a
+        # saved and loaded regression (stored contiguous) computes the same bits.
+        self.register_buffer("centers", centers.float().contiguous())
+        self.register_buffer("coef", coef.float().contiguous())
+        self.register_buffer("offset", offset.float().contiguous())
         self.length = float(length)
 
     def forward(self, code):

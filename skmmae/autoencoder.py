@@ -478,6 +478,28 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
             _fitted_input.explain_nonfinite_loss(self, X, data, losses)
         return -loss
 
+    def save(self, path):
+        """Write the fitted model to ``path`` without pickle (see :mod:`skmmae.persistence`).
+
+        Parameters
+        ----------
+        path : str or path-like
+            A ``.safetensors`` file; :func:`skmmae.load` reads it back.
+
+        Examples
+        --------
+        >>> import numpy as np, tempfile, os
+        >>> from skmmae import MultimodalAutoencoder, load
+        >>> X = {"a": np.random.default_rng(0).normal(size=(40, 3))}
+        >>> path = os.path.join(tempfile.mkdtemp(), "model.safetensors")
+        >>> MultimodalAutoencoder(2, max_epochs=2, random_state=0).fit(X).save(path)
+        >>> load(path).transform(X).shape
+        (40, 2)
+        """
+        from .persistence import save
+
+        save(self, path)
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         # The model computes in float32: float32 in gives float32 out.
