@@ -500,6 +500,35 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
 
         save(self, path)
 
+    def export_onnx(self, path, part="encoder", modalities=None):
+        """Write the encoder or the decoder as ONNX (see :mod:`skmmae.export`).
+
+        Parameters
+        ----------
+        path : str or path-like
+            The ``.onnx`` file.
+        part : {"encoder", "decoder"}, default="encoder"
+            Modalities -> codes, or codes -> modalities.
+        modalities : list of str or None, default=None
+            The modalities the part takes or gives; None: all.
+
+        Returns
+        -------
+        path : str
+
+        Examples
+        --------
+        >>> import numpy as np, tempfile, os
+        >>> from skmmae import MultimodalAutoencoder
+        >>> X = {"a": np.random.default_rng(0).normal(size=(40, 3)).astype(np.float32)}
+        >>> ae = MultimodalAutoencoder(2, max_epochs=2, random_state=0).fit(X)
+        >>> ae.export_onnx(os.path.join(tempfile.mkdtemp(), "decoder.onnx"), part="decoder")[-12:]
+        'decoder.onnx'
+        """
+        from .export import export_onnx
+
+        return export_onnx(self, path, part=part, modalities=modalities)
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         # The model computes in float32: float32 in gives float32 out.

@@ -40,7 +40,8 @@ def sequence_lengths(tokens, pad_id):
     torch.Tensor of shape (n_samples,), int64
     """
     # A position is inside the sequence while no pad has been seen up to it.
-    seen_pad = (tokens == pad_id).cumsum(dim=1) > 0
+    # As int64: ONNX has no cumulative sum of booleans.
+    seen_pad = (tokens == pad_id).long().cumsum(dim=1) > 0
     return (~seen_pad).sum(dim=1)
 
 
