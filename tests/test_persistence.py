@@ -85,11 +85,17 @@ def test_a_fresh_process_loads_the_same_model(penguins, tmp_path):
         "import sys, numpy as np, skmmae\n"
         f"ae = skmmae.load({str(path)!r})\n"
         f"body = np.load({str(tmp_path / 'body.npy')!r})\n"
-        "np.save(sys.argv[1], ae.transform({'body': body}))\n"
+        "codes = ae.transform({'body': body})\n"
+        "np.savez(sys.argv[1], codes=codes, body=ae.inverse_transform(codes)['body'],\n"
+        "         isotopes=ae.predict_modality({'body': body}, 'isotopes'))\n"
     )
-    out = tmp_path / "codes.npy"
+    out = tmp_path / "outputs.npz"
     subprocess.run([sys.executable, "-c", script, str(out)], check=True)
-    np.testing.assert_array_equal(np.load(out), ae.transform({"body": body}))
+    saved = np.load(out)
+    codes = ae.transform({"body": body})
+    np.testing.assert_array_equal(saved["codes"], codes)
+    np.testing.assert_array_equal(saved["body"], ae.inverse_transform(codes)["body"])
+    np.testing.assert_array_equal(saved["isotopes"], ae.predict_modality({"body": body}, "isotopes"))
 
 
 def test_the_file_holds_tensors_and_json_only(penguins):
