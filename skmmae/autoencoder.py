@@ -479,29 +479,30 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         return -loss
 
     def save(self, path):
-        """Write the fitted model to ``path`` without pickle (see :mod:`skmmae.persistence`).
+        """Write the fitted model to ``path`` without pickle (:func:`skmmae.persistence.save`).
 
         Parameters
         ----------
         path : str or path-like
-            A ``.safetensors`` file; :func:`skmmae.load` reads it back.
+            A ``.safetensors`` file, which :func:`skmmae.load` reads back.
 
         Examples
         --------
-        >>> import numpy as np, tempfile, os
+        >>> import os, tempfile
         >>> from skmmae import MultimodalAutoencoder, load
-        >>> X = {"a": np.random.default_rng(0).normal(size=(40, 3))}
-        >>> path = os.path.join(tempfile.mkdtemp(), "model.safetensors")
-        >>> MultimodalAutoencoder(2, max_epochs=2, random_state=0).fit(X).save(path)
-        >>> load(path).transform(X).shape
-        (40, 2)
+        >>> from skmmae.datasets import load_penguins
+        >>> X, _ = load_penguins(return_X_y=True)
+        >>> path = os.path.join(tempfile.mkdtemp(), "penguins.safetensors")
+        >>> MultimodalAutoencoder(2, max_epochs=1, random_state=0).fit(X).save(path)
+        >>> sorted(load(path).modalities_)
+        ['body', 'isotopes', 'sex', 'site']
         """
         from .persistence import save
 
         save(self, path)
 
     def export_onnx(self, path, part="encoder", modalities=None):
-        """Write the encoder or the decoder as ONNX (see :mod:`skmmae.export`).
+        """Write the encoder or the decoder as ONNX (:func:`skmmae.export.export_onnx`).
 
         Parameters
         ----------
@@ -518,12 +519,13 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
 
         Examples
         --------
-        >>> import numpy as np, tempfile, os
+        >>> import os, tempfile
         >>> from skmmae import MultimodalAutoencoder
-        >>> X = {"a": np.random.default_rng(0).normal(size=(40, 3)).astype(np.float32)}
-        >>> ae = MultimodalAutoencoder(2, max_epochs=2, random_state=0).fit(X)
-        >>> ae.export_onnx(os.path.join(tempfile.mkdtemp(), "decoder.onnx"), part="decoder")[-12:]
-        'decoder.onnx'
+        >>> from skmmae.datasets import load_mfeat
+        >>> X, _ = load_mfeat(return_X_y=True)
+        >>> ae = MultimodalAutoencoder(4, max_epochs=1, random_state=0).fit(X[:100])
+        >>> os.path.basename(ae.export_onnx(os.path.join(tempfile.mkdtemp(), "dec.onnx"), "decoder"))
+        'dec.onnx'
         """
         from .export import export_onnx
 
