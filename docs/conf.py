@@ -19,10 +19,22 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
     "numpydoc",
+    "sphinx_gallery.gen_gallery",
 ]
 
+# The example gallery: every examples/plot_*.py is run at each build, and
+# its printed output and figures shown (docs/auto_examples/, gitignored).
+sphinx_gallery_conf = {
+    "examples_dirs": "../examples",
+    "gallery_dirs": "auto_examples",
+    "filename_pattern": r"/plot_",
+    "download_all_examples": False,
+    "write_computation_times": False,
+    "matplotlib_animations": False,
+}
+
 templates_path = ["_templates"]
-exclude_patterns = ["_build"]
+exclude_patterns = ["_build", "auto_examples/*.ipynb", "auto_examples/*.py"]
 root_doc = "index"
 
 # autosummary writes one page per API object into docs/generated/ (gitignored).
@@ -33,7 +45,8 @@ autodoc_default_options = {"member-order": "bysource"}
 # members; numpydoc's member tables would list every method a second time.
 numpydoc_show_class_members = False
 
-html_theme = "alabaster"
+html_theme = "pydata_sphinx_theme"
+html_theme_options = {"navigation_with_keys": False}
 html_title = f"skmmae {release}"
 
 # Methods inherited from scikit-learn (set_output, get_metadata_routing,
