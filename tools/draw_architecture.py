@@ -9,8 +9,10 @@ from xml.sax.saxutils import escape
 
 #: Top to bottom: (layer title, [(module, what it holds)]).
 LAYERS = [
-    ("sklearn estimator", [
+    ("sklearn estimator, and keeping a fitted one", [
         ("autoencoder.py", "MultimodalAutoencoder: fit / transform / predict"),
+        ("persistence.py", "save / load, no pickle"),
+        ("export.py", "ONNX"),
     ]),
     ("parameters and post-fit components", [
         ("options.py", "option objects"),
