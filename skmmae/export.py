@@ -103,7 +103,7 @@ def export_onnx(estimator, path, part="encoder", modalities=None, opset_version=
     try:
         if part == "encoder":
             wrapper = _Encoder(module, names)
-            example = tuple(_example(estimator.modalities_[name]) for name in names)
+            example = tuple(estimator.modalities_[name]._example_batch() for name in names)
             inputs, outputs = names, ["code"]
         else:
             wrapper = _Decoder(module, estimator.readout_, names)
@@ -143,8 +143,3 @@ def _modalities(estimator, modalities):
             )
     return names
 
-
-def _example(modality):
-    """Two rows of valid model values for ``modality``, for the trace."""
-    batch = modality._example_batch()
-    return batch[:2] if len(batch) >= 2 else torch.cat([batch, batch])

@@ -36,7 +36,7 @@ __all__ = ["FORMAT_VERSION", "load", "save"]
 FORMAT_VERSION = 1
 
 #: The classes a file may name: skmmae's own, and torch's optimizers.
-_ALLOWED_MODULES = ("skmmae.", "torch.optim")
+_ALLOWED_MODULES = ("skmmae.", "torch.optim.")
 
 
 def _safetensors():
@@ -156,12 +156,12 @@ def load(path, device=None):
 
 
 def _read(safetensors, path):
-    try:
-        tensors = safetensors.load_file(str(path))
-        from safetensors import safe_open
+    from safetensors import safe_open
 
-        with safe_open(str(path), framework="pt") as handle:
+    try:
+        with safe_open(str(path), framework="pt") as handle:  # one pass over the file
             metadata = handle.metadata() or {}
+            tensors = {key: handle.get_tensor(key) for key in handle.keys()}
         state = json.loads(metadata["skmmae"])
     except FileNotFoundError:
         raise
@@ -185,7 +185,9 @@ def _rebuild(state, tensors, device, path):
     from ._build import build_net
     from ._config import resolve_config
 
-    cls = _resolve(state["class"])
+    from .autoencoder import MultimodalAutoencoder
+
+    cls = _resolve(state["class"], MultimodalAutoencoder)
     params = {key: _object(value) for key, value in state["params"].items()}
     params["device"] = _device(device, params["device"])
     estimator = cls(**params)
@@ -280,10 +282,10 @@ def _object_state(where, value):
 
 def _object(state):
     if isinstance(state, dict) and "__object__" in state:
-        cls = _resolve(state["__object__"])
+        cls = _resolve(state["__object__"], BaseEstimator)
         return cls(**{k: _object(v) for k, v in state["params"].items()})
     if isinstance(state, dict) and "__class__" in state:
-        return _resolve(state["__class__"])
+        return _resolve(state["__class__"], torch.optim.Optimizer)
     if isinstance(state, dict) and "__dict__" in state:
         return {k: _object(v) for k, v in state["__dict__"]}
     return _from_value(state)
@@ -306,12 +308,20 @@ def _check_allowed(cls, where):
         )
 
 
-def _resolve(name):
-    """The class a file names, imported only from skmmae and torch.optim."""
+def _resolve(name, base):
+    """The class a file names: from skmmae or torch.optim, and a subclass of ``base``.
+
+    Only such classes are ever called with the file's parameters: a name of
+    any other function or class (one that writes files, say) is refused.
+    """
+    refused = ValueError(f"The file names the class {name!r}, which skmmae does not load.")
     if not name.startswith(_ALLOWED_MODULES):
-        raise ValueError(f"The file names the class {name!r}, which skmmae does not load.")
+        raise refused
     module, _, attribute = name.rpartition(".")
-    return getattr(importlib.import_module(module), attribute)
+    found = getattr(importlib.import_module(module), attribute, None)
+    if not (isinstance(found, type) and issubclass(found, base)):
+        raise refused
+    return found
 
 
 # -- modalities and the layout -------------------------------------------------------

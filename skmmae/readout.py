@@ -299,21 +299,22 @@ class KernelReadout(DecoderReadout):
         if not readable:
             return self
         codes, cross, present = training.codes
-        self._generator = torch.Generator().manual_seed(self._seed())
+        generator = torch.Generator().manual_seed(self._seed())
         reconstructors, predictors = {}, {}
         # Modalities every sample has share one pass over the data.
         always = [name for name in readable if present[name] is None]
         groups = [(always, None)] if always else []
         groups += [([name], present[name]) for name in readable if name not in always]
         for names, rows in groups:
-            reconstructors.update(self._fit_rows(training, codes, names, rows))
+            reconstructors.update(self._fit_rows(training, codes, names, rows, generator))
         for name in readable:
             others_code, has_others = cross[name]
             rows = has_others if present[name] is None else has_others & present[name]
             # The length chosen for the reconstruction serves its prediction too.
             lengths = (reconstructors[name].length_factor,) if name in reconstructors else None
-            predictors.update(self._fit_rows(training, others_code, [name], rows, lengths))
-        del self._generator
+            predictors.update(
+                self._fit_rows(training, others_code, [name], rows, generator, lengths)
+            )
         self.reconstructors_ = ModalityDict(reconstructors)
         self.predictors_ = ModalityDict(predictors)
         return self
@@ -337,7 +338,7 @@ class KernelReadout(DecoderReadout):
             return int(self.random_state)
         return int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
 
-    def _fit_rows(self, training, codes, names, rows, lengths=None):
+    def _fit_rows(self, training, codes, names, rows, generator, lengths=None):
         """Regressions of ``names`` from ``codes``, on the rows where ``rows`` is True (None: all)."""
         if rows is not None:
             codes = codes[rows]
@@ -351,7 +352,7 @@ class KernelReadout(DecoderReadout):
                 alphas=self.alphas,
                 max_centers=self.max_centers,
                 loo_rows=self.loo_rows,
-                generator=self._generator,
+                generator=generator,
             )
 
     def reconstruct(self, module, code, names=None):

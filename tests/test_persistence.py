@@ -174,6 +174,10 @@ def test_a_file_naming_another_class_is_refused(tiny_estimator, blocks, tmp_path
     rewrite(path, edit=lambda state: state.update({"class": "os.system"}))
     with pytest.raises(ValueError, match=r"'os\.system', which skmmae does not load"):
         load(path)
+    # Nor a function of skmmae's own, which the file's parameters would call.
+    rewrite(path, edit=lambda state: state.update({"class": "skmmae.demo.main"}))
+    with pytest.raises(ValueError, match=r"'skmmae\.demo\.main', which skmmae does not load"):
+        load(path)
 
 
 def test_load_on_a_given_device(penguins):
