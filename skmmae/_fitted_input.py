@@ -25,6 +25,7 @@ from ._values import raise_for_rows, take_rows
 __all__ = [
     "check_input",
     "check_target",
+    "check_variational",
     "explain_nonfinite",
     "explain_nonfinite_codes",
     "explain_nonfinite_loss",
@@ -67,6 +68,16 @@ def check_target(estimator, target):
         raise ValueError(
             f"predict_modality needs a model of several modalities; this one was "
             f"fitted on {fitted} only."
+        )
+
+
+def check_variational(estimator, call):
+    """Raise unless the fitted model is variational, which ``call`` needs."""
+    check_is_fitted(estimator)
+    if not estimator.net_.module_.variational:
+        raise ValueError(
+            f"{call} needs a variational model; this {type(estimator).__name__} has "
+            "variational=False."
         )
 
 

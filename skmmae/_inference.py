@@ -16,9 +16,12 @@ why.
 import torch
 from skorch.dataset import unpack_data
 
+from ._module import split_presence
+
 __all__ = [
     "NonFiniteOutput",
     "batches",
+    "cross_prediction",
     "decode",
     "encode",
     "encode_with_logvar",
@@ -123,6 +126,35 @@ def predict(net, dataset, name, prediction, batch_size):
             predictions.append(scaler.inverse(values))
     _raise_nonfinite({name: bad})
     return to_numpy(torch.cat(predictions))
+
+
+def cross_prediction(net, readout, target, refinement=None, code_scale=None):
+    """The batch function of ``predict_modality``: the other modalities -> ``target``.
+
+    It gives ``target`` in model units: the read-out's prediction from the
+    code of the others; with a :class:`~skmmae.refine.CodeRefinement`,
+    averaged with the read-out's reconstruction of ``target`` from that code
+    refined to explain the others best (``code_scale`` is its unit).
+    """
+    module = net.module_
+
+    def prediction(batch):
+        values, present = split_presence(batch)
+        with torch.no_grad(), net.autocast():
+            targets = module.scale(values)
+            code = module.posterior(targets, present).mean.float()
+            predicted = readout.predict(module, code, target).float()
+        if refinement is None:
+            return predicted
+        loss = net.criterion_.summed_loss(
+            lambda c: readout.reconstruct(module, c, list(targets)), targets, present
+        )
+        refined = refinement.refine(code, loss, code_scale)
+        with torch.no_grad():
+            from_refined = readout.reconstruct(module, refined, [target])[target]
+            return 0.5 * (predicted + from_refined.float())
+
+    return prediction
 
 
 def loss_totals(net, dataset, reconstruct=None):

@@ -22,12 +22,21 @@ of the call, which is process-wide.
 """
 
 import contextlib
+import functools
 import os
 import threading
 
 import torch
 
-__all__ = ["default_threads", "resolve_threads", "thread_budget", "usable_cpus"]
+from .options import Speed
+
+__all__ = [
+    "default_threads",
+    "on_thread_budget",
+    "resolve_threads",
+    "thread_budget",
+    "usable_cpus",
+]
 
 _controller = None
 _controller_lock = threading.Lock()
@@ -95,3 +104,14 @@ def thread_budget(n_threads):
             yield
         finally:
             torch.set_num_threads(previous)
+
+
+def on_thread_budget(method):
+    """Run an estimator's ``method`` on the thread budget of its ``speed`` parameter."""
+
+    @functools.wraps(method)
+    def wrapper(estimator, *args, **kwargs):
+        with thread_budget(Speed.from_value(estimator.speed).n_threads):
+            return method(estimator, *args, **kwargs)
+
+    return wrapper

@@ -10,10 +10,7 @@ refinement visibly. Input forms are handled by :mod:`skmmae._validation`,
 data kinds by :mod:`skmmae.modalities`, fusion by :mod:`skmmae.fusion`.
 """
 
-import functools
-
 import numpy as np
-import torch
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
@@ -23,23 +20,10 @@ from ._compat import _fit_context
 from ._config import PARAMETER_CONSTRAINTS, resolve_config
 from ._fitting import fit_estimator
 from ._inference import NonFiniteOutput
-from ._module import split_presence
-from ._threads import thread_budget
+from ._threads import on_thread_budget, thread_budget
 from ._validation import check_code, restore_layout, restore_modality
-from .options import Speed
 
 __all__ = ["MultimodalAutoencoder"]
-
-
-def _on_thread_budget(method):
-    """Run ``method`` with torch on the estimator's thread budget (see skmmae._threads)."""
-
-    @functools.wraps(method)
-    def wrapper(self, *args, **kwargs):
-        with thread_budget(self._n_threads()):
-            return method(self, *args, **kwargs)
-
-    return wrapper
 
 
 class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
@@ -52,31 +36,24 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
     :meth:`inverse_transform` returns original units. Training runs through
     skorch (kept as ``net_``), on a GPU when one is available.
 
-    The defaults were chosen across every data set shipped with the package
-    (``benchmarks/README.md``): a wide hidden layer with ``LayerNorm`` and
-    dropout, input noise, modality dropout, a moving average of the weights,
-    and kernel ridge read-outs. Several parameters take a plain value or an
-    object with the settings that only matter with it
-    (:mod:`skmmae.options`); the post-fit steps are components
-    (:mod:`skmmae.readout`, :mod:`skmmae.refine`). ``get_params(deep=True)``
-    and grid searches see their parameters.
+    The defaults hold across every data set shipped with the package
+    (``benchmarks/README.md``). Settings that matter only with another live
+    on objects (:mod:`skmmae.options`, :mod:`skmmae.readout`,
+    :mod:`skmmae.refine`) whose parameters grid searches see.
 
     Parameters
     ----------
     encoding_dim : int, default=16
         Size of the shared code that :meth:`transform` returns.
     modalities : dict of str -> str or Modality, default=None
-        The kind of some or all modalities, by name: a kind name from
-        :data:`skmmae.modalities.KINDS` or a
-        :class:`~skmmae.modalities.Modality` with its own parameters. Others
-        are inferred by :func:`~skmmae.modalities.infer_modality`; the
-        fitted ones are ``modalities_``. A plain array or DataFrame is one
-        modality named ``"X"``.
+        The kind of some or all modalities, by name: a name from
+        :data:`skmmae.modalities.KINDS` or a :class:`~skmmae.modalities.Modality`.
+        Others are inferred (:func:`~skmmae.modalities.infer_modality`). A
+        plain array or DataFrame is one modality named ``"X"``.
     modality_weights : {"balanced"}, dict of str -> float or None, default=None
-        Relative weight of each modality's loss. None weighs each modality's
-        mean loss equally; ``"balanced"`` divides each by its value at
-        initialization, so that kinds of loss start on the same footing; a
-        dict gives weights by name (missing names weigh 1).
+        Weight of each modality's mean loss: None weighs them equally,
+        ``"balanced"`` divides each by its value at initialization, a dict
+        gives weights by name (missing names weigh 1).
     hidden_dims : sequence of int or HiddenLayers, default=(512,)
         Hidden widths of each encoder, mirrored by its decoder (empty:
         linear). Widths alone keep :class:`~skmmae.options.HiddenLayers`'
@@ -106,10 +83,9 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         code of the others alone, which trains what :meth:`predict_modality`
         does (:class:`~skmmae.options.CrossModal`).
     readout : {"kernel", "decoder"} or DecoderReadout, default="kernel"
-        How codes are read back into modalities, fitted when training ends as
-        ``readout_``: kernel ridge regressions from the training codes to
-        each continuous modality and time series
-        (:class:`~skmmae.readout.KernelReadout`), or the decoders
+        How codes are read back into modalities, fitted after training as
+        ``readout_``: kernel ridge regressions for continuous modalities and
+        time series (:class:`~skmmae.readout.KernelReadout`), or the decoders
         (:class:`~skmmae.readout.DecoderReadout`).
     refine : CodeRefinement or None, default=None
         Refine the code of the given modalities in :meth:`predict_modality`
@@ -124,16 +100,14 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
     weight_decay : float, default=0.0
         L2 penalty passed to the optimizer.
     ema_decay : float, default=0.99
-        Use an exponential moving average of the weights (decay per step) as
-        the fitted weights; 0 keeps the last step's. Not used with
-        ``early_stopping``, which keeps the best epoch's.
+        Keep an exponential moving average of the weights (decay per step);
+        0 keeps the last step's. ``early_stopping`` keeps the best epoch's.
     optimizer : {"adam", "adamw", "sgd"} or torch optimizer class, default="adam"
         A class is called with the parameters, ``lr`` and ``weight_decay``.
     device : str or torch.device, default="auto"
         ``"auto"``: CUDA when available, else the CPU; or any torch device.
     callbacks : list of skorch callbacks or (name, callback) tuples, default=None
-        Extra skorch callbacks (progress bar, checkpoints, LR schedules,
-        scoring). They are copied at fit; the fitted ones are in
+        Extra skorch callbacks, copied at fit; the fitted ones are in
         ``net_.callbacks_``.
     early_stopping : bool or EarlyStop, default=False
         Hold out part of the training data and stop when its loss stops
@@ -147,8 +121,7 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         (``tqdm``, a widget in notebooks); 3 adds skorch's ``ProgressBar``
         over each epoch's batches.
     random_state : int, RandomState instance or None, default=None
-        Seeds initialization, shuffling, the validation split and the
-        read-out's draws: with an int, the same data gives the same codes on
+        Seeds every draw: with an int, the same data gives the same codes on
         the CPU. torch's global random state is left as it was.
 
     Attributes
@@ -249,15 +222,10 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         Parameters
         ----------
         X : dict of str -> array-like, SliceDict, DataFrame or array-like
-            One block per modality, one sample per row: 2-D arrays or
-            DataFrames, scipy sparse matrices for counts, N-D arrays for
-            images or time series; as a dict / ``skorch.helper.SliceDict``
-            (use the latter for cross-validation), a DataFrame with 2-level
-            MultiIndex columns ``(modality, feature)``, or a single 2-D array
-            or DataFrame. A sample lacks a modality where its row is entirely
-            NaN, or where the boolean mask ``X[name + "__missing"]`` is True
-            (for kinds without NaN, e.g. tokens); missing modalities are left
-            out of the fusion and the loss. Every sample needs one modality.
+            One block per modality, one sample per row, in a form of
+            :doc:`/input_forms`. A sample lacks a modality where its row is
+            entirely NaN or the mask ``X[name + "__missing"]`` is True; it is
+            left out of the fusion and the loss. Every sample needs one.
         y : None
             Ignored; present for API consistency.
 
@@ -292,10 +260,7 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
             raise
         return self
 
-    def _n_threads(self):
-        return Speed.from_value(self.speed).n_threads
-
-    @_on_thread_budget
+    @on_thread_budget
     def transform(self, X, return_std=False):
         """Encode X into the shared code.
 
@@ -317,12 +282,8 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         Z_std : ndarray of shape (n_samples, encoding_dim)
             Only with ``return_std=True``: the posterior standard deviations.
         """
-        check_is_fitted(self)
-        if return_std and not self.net_.module_.variational:
-            raise ValueError(
-                "transform(X, return_std=True) needs a variational model; this "
-                f"{type(self).__name__} has variational=False."
-            )
+        if return_std:
+            _fitted_input.check_variational(self, "transform(X, return_std=True)")
         data = self._inference_data(X)
         try:
             if not return_std:
@@ -332,7 +293,7 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
             _fitted_input.explain_nonfinite_transform(self, X, error)
         return mean, np.exp(0.5 * logvar)
 
-    @_on_thread_budget
+    @on_thread_budget
     def predict_modality(self, X, target):
         """Predict the modality ``target`` from the other modalities of X.
 
@@ -361,39 +322,15 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         data = self._inference_data(X, leave_out=target)
         try:
             rows = None if self.refine is None else self.refine.batch_rows
-            values = _inference.predict(self.net_, data, target, self._prediction(target), rows)
+            prediction = _inference.cross_prediction(
+                self.net_, self.readout_, target, self.refine, self.code_scale_
+            )
+            values = _inference.predict(self.net_, data, target, prediction, rows)
         except NonFiniteOutput as error:
             _fitted_input.explain_nonfinite_prediction(self, X, target, error)
         return restore_modality(
             self.modalities_[target].restore(values), self._layout, target, index=index
         )
-
-    def _prediction(self, target):
-        """Batch of the other modalities -> ``target`` in model units.
-
-        The read-out's prediction from the others' code; with ``refine``,
-        averaged with the read-out's reconstruction of ``target`` from that
-        code refined to explain the others best.
-        """
-        net, module, readout, refinement = self.net_, self.net_.module_, self.readout_, self.refine
-
-        def predict(batch):
-            values, present = split_presence(batch)
-            with torch.no_grad(), net.autocast():
-                targets = module.scale(values)
-                code = module.posterior(targets, present).mean.float()
-                prediction = readout.predict(module, code, target).float()
-            if refinement is None:
-                return prediction
-            loss = net.criterion_.summed_loss(
-                lambda c: readout.reconstruct(module, c, list(targets)), targets, present
-            )
-            refined = refinement.refine(code, loss, self.code_scale_)
-            with torch.no_grad():
-                from_refined = readout.reconstruct(module, refined, [target])[target]
-                return 0.5 * (prediction + from_refined.float())
-
-        return predict
 
     def _reconstruct(self, code):
         """Every modality in model units from a batch of codes, by the read-out."""
@@ -414,17 +351,12 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         X_new : dict, SliceDict, DataFrame or ndarray
             The decoded samples, in the form of :meth:`inverse_transform`.
         """
-        check_is_fitted(self)
-        if not self.net_.module_.variational:
-            raise ValueError(
-                f"sample needs a variational model; this {type(self).__name__} has "
-                "variational=False."
-            )
+        _fitted_input.check_variational(self, "sample")
         rng = check_random_state(random_state)
         codes = rng.standard_normal((n_samples, self.encoding_dim)).astype(np.float32)
         return self.inverse_transform(codes)
 
-    @_on_thread_budget
+    @on_thread_budget
     def inverse_transform(self, X):
         """Reconstruct every modality from codes.
 
@@ -451,7 +383,7 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         restored = {name: m.restore(decoded[name]) for name, m in self.modalities_.items()}
         return restore_layout(restored, self._layout, index=index)
 
-    @_on_thread_budget
+    @on_thread_budget
     def score(self, X, y=None):
         """Negative mean reconstruction loss of X (higher is better).
 
