@@ -26,6 +26,7 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
+from ._docstrings import fill_doc
 from ._modality_dict import ModalityDict
 
 __all__ = [
@@ -58,6 +59,9 @@ class Posterior(NamedTuple):
 
     Examples
     --------
+    Every fusion returns one; a product of experts gives a log variance
+    and no separate experts:
+
     >>> import torch
     >>> from skmmae.fusion import ProductOfExperts
     >>> fusion = ProductOfExperts({"a": 3, "b": 2}, encoding_dim=4)
@@ -169,6 +173,7 @@ def _weighted_mean(values, weights):
     return (values * weights[..., None]).sum(dim=1) / total
 
 
+@fill_doc
 class ConcatFusion(_Fusion):
     """Concatenate the modalities' features and map them to the code.
 
@@ -179,10 +184,7 @@ class ConcatFusion(_Fusion):
 
     Parameters
     ----------
-    in_features : dict of str -> int
-        Width of each modality's encoder output.
-    encoding_dim : int
-        Size of the code.
+    %(fusion_sizes)s
     variational : bool, default=False
         Also output a log variance per code dimension.
 
@@ -226,15 +228,13 @@ class ConcatFusion(_Fusion):
         return Posterior(*_split(stats, self.encoding_dim))
 
 
+@fill_doc
 class MeanFusion(_ExpertFusion):
     """Map each modality to a code of its own; average over the present ones.
 
     Parameters
     ----------
-    in_features : dict of str -> int
-        Width of each modality's encoder output.
-    encoding_dim : int
-        Size of the code.
+    %(fusion_sizes)s
     variational : bool, default=False
         Each modality also gives a log variance; they are averaged too.
 
@@ -265,6 +265,7 @@ class MeanFusion(_ExpertFusion):
         return Posterior(*_split(fused, self.encoding_dim))
 
 
+@fill_doc
 class ProductOfExperts(_ExpertFusion):
     """Gaussian experts, one per present modality, multiplied with a N(0, I) prior.
 
@@ -276,10 +277,7 @@ class ProductOfExperts(_ExpertFusion):
 
     Parameters
     ----------
-    in_features : dict of str -> int
-        Width of each modality's encoder output.
-    encoding_dim : int
-        Size of the code.
+    %(fusion_sizes)s
     variational : bool, default=False
         Whether the product's log variance is used (sampling, KL term).
 
@@ -318,6 +316,7 @@ class ProductOfExperts(_ExpertFusion):
         return Posterior(mean, -torch.log(total))
 
 
+@fill_doc
 class MixtureOfExperts(_Fusion):
     """Gaussian experts, one per present modality, mixed with equal weights.
 
@@ -329,10 +328,7 @@ class MixtureOfExperts(_Fusion):
 
     Parameters
     ----------
-    in_features : dict of str -> int
-        Width of each modality's encoder output.
-    encoding_dim : int
-        Size of the code.
+    %(fusion_sizes)s
     variational : bool, default=False
         Whether the experts' log variances are used (sampling, KL term);
         the mixture's variance is returned either way.
@@ -386,6 +382,7 @@ FUSIONS = {
 }
 
 
+@fill_doc
 def make_fusion(name, in_features, encoding_dim, variational=False):
     """Build the fusion registered as ``name``.
 
@@ -393,10 +390,7 @@ def make_fusion(name, in_features, encoding_dim, variational=False):
     ----------
     name : str
         A key of :data:`FUSIONS`.
-    in_features : dict of str -> int
-        Width of each modality's encoder output.
-    encoding_dim : int
-        Size of the code.
+    %(fusion_sizes)s
     variational : bool, default=False
         Whether the model samples codes from the fusion's Gaussian.
 

@@ -41,6 +41,16 @@ class _Option(BaseEstimator):
             return value
         return cls._from_plain(value)
 
+    #: The parameter that a plain value (not an option object) sets; None: a
+    #: plain value is a bool that switches the option's defaults on or off.
+    _plain_parameter = None
+
+    @classmethod
+    def _from_plain(cls, value):
+        if cls._plain_parameter is not None:
+            return cls(**{cls._plain_parameter: value})
+        return cls() if value else None
+
     def check(self, parameter, owner):
         """Validate this object's parameters; errors name the owner's ``parameter``."""
         try:
@@ -75,6 +85,7 @@ class HiddenLayers(_Option):
     0.2
     """
 
+    _plain_parameter = "widths"
     _parameter_constraints = {
         "widths": ["array-like"],
         "layer_norm": ["boolean"],
@@ -86,9 +97,6 @@ class HiddenLayers(_Option):
         self.layer_norm = layer_norm
         self.dropout = dropout
 
-    @classmethod
-    def _from_plain(cls, widths):
-        return cls(widths)
 
     def _check_rules(self):
         widths = np.asarray(self.widths, dtype=object).ravel().tolist()
@@ -142,10 +150,6 @@ class Variational(_Option):
         self.beta = beta
         self.kl_warmup_epochs = kl_warmup_epochs
 
-    @classmethod
-    def _from_plain(cls, on):
-        return cls() if on else None
-
 
 class ModalityDropout(_Option):
     """Hide whole modalities from the encoders during training, still scoring them.
@@ -174,6 +178,7 @@ class ModalityDropout(_Option):
     0.5
     """
 
+    _plain_parameter = "rate"
     _parameter_constraints = {
         "rate": [Interval(Real, 0, 1, closed="left")],
         "subset_weight": [Interval(Real, 0, 1, closed="both")],
@@ -183,9 +188,6 @@ class ModalityDropout(_Option):
         self.rate = rate
         self.subset_weight = subset_weight
 
-    @classmethod
-    def _from_plain(cls, rate):
-        return cls(rate=rate)
 
 
 class CrossModal(_Option):
@@ -220,6 +222,7 @@ class CrossModal(_Option):
     'own'
     """
 
+    _plain_parameter = "weight"
     _parameter_constraints = {
         "weight": [Interval(Real, 0, 1, closed="both")],
         "decoders": [StrOptions({"shared", "own"})],
@@ -229,9 +232,6 @@ class CrossModal(_Option):
         self.weight = weight
         self.decoders = decoders
 
-    @classmethod
-    def _from_plain(cls, weight):
-        return cls(weight=weight)
 
     def _check_rules(self):
         # Own decoders that no loss trains would predict garbage.
@@ -270,10 +270,6 @@ class EarlyStop(_Option):
     def __init__(self, patience=10, validation_fraction=0.1):
         self.patience = patience
         self.validation_fraction = validation_fraction
-
-    @classmethod
-    def _from_plain(cls, on):
-        return cls() if on else None
 
 
 class Speed(_Option):
@@ -319,8 +315,9 @@ class Speed(_Option):
     --------
     >>> from skmmae import MultimodalAutoencoder
     >>> from skmmae.options import Speed
-    >>> MultimodalAutoencoder(speed=Speed(n_threads=2)).get_params()["speed__n_threads"]
-    2
+    >>> ae = MultimodalAutoencoder(speed=Speed(n_threads=2))
+    >>> ae.set_params(speed__n_threads=1).speed
+    Speed(n_threads=1)
     """
 
     _parameter_constraints = {

@@ -11,6 +11,7 @@ one modality's values find them by name, whatever the form.
 
 import numpy as np
 
+from ._docstrings import fill_doc
 from ._inference import loss_totals
 from ._validation import split_modalities
 
@@ -55,6 +56,7 @@ def _modality(estimator, name):
     return estimator.modalities_[name]
 
 
+@fill_doc
 def plot_training(estimator, ax=None):
     """Training (and validation) loss per epoch, and each modality's, from the history.
 
@@ -64,17 +66,15 @@ def plot_training(estimator, ax=None):
 
     Parameters
     ----------
-    estimator : MultimodalAutoencoder
-        A fitted estimator.
-    ax : matplotlib Axes, default=None
-        Where to draw; a new figure when None.
+    %(plot_estimator)s
+    %(plot_ax)s
 
-    Returns
-    -------
-    matplotlib Axes
+    %(plot_returns_axes)s
 
     Examples
     --------
+    The losses of four epochs on one random modality:
+
     >>> import numpy as np
     >>> from skmmae import MultimodalAutoencoder
     >>> from skmmae.plotting import plot_training
@@ -99,40 +99,35 @@ def plot_training(estimator, ax=None):
     return ax
 
 
+@fill_doc
 def plot_codes(estimator, X, labels=None, projection=None, ax=None, **scatter_kwargs):
     """The codes of X on a plane, coloured by a label.
 
     Parameters
     ----------
-    estimator : MultimodalAutoencoder
-        A fitted estimator.
-    X : dict, SliceDict, DataFrame or array-like
-        Data in a form the estimator takes.
+    %(plot_estimator)s
+    %(plot_X)s
     labels : array-like of shape (n_samples,), default=None
         Colours the points (a legend entry per distinct label).
     projection : object with ``fit_transform``, default=None
         Maps the codes to 2-D, e.g. ``sklearn.manifold.TSNE()``. None: the
         codes themselves when they have 2 dimensions (or 1, against zero),
         else their first two principal components.
-    ax : matplotlib Axes, default=None
-        Where to draw; a new figure when None.
-    **scatter_kwargs
-        Passed to ``Axes.scatter``.
+    %(plot_ax_scatter)s
 
-    Returns
-    -------
-    matplotlib Axes
+    %(plot_returns_axes)s
 
     Examples
     --------
+    Penguins placed by their two-dimensional codes, coloured by species:
+
     >>> from skmmae import MultimodalAutoencoder
-    >>> from skmmae.datasets import load_mfeat
+    >>> from skmmae.datasets import load_penguins
     >>> from skmmae.plotting import plot_codes
-    >>> X, y = load_mfeat(return_X_y=True)
-    >>> ae = MultimodalAutoencoder(8, max_epochs=2, random_state=0).fit(X[:200])
-    >>> ax = plot_codes(ae, X[:200], labels=y[:200])
-    >>> sum(len(points.get_offsets()) for points in ax.collections)
-    200
+    >>> X, species = load_penguins(return_X_y=True)
+    >>> ax = plot_codes(MultimodalAutoencoder(2, max_epochs=2).fit(X), X, labels=species)
+    >>> len(ax.collections)  # one set of points per species
+    3
     """
     ax = _axes(ax)
     codes = estimator.transform(X)
@@ -168,13 +163,13 @@ def _as_pictures(values, modality):
     return np.moveaxis(values[:, :3], 1, -1).clip(0, 1)
 
 
+@fill_doc
 def plot_reconstructions(estimator, X, modality, n=8, ax=None):
     """Original samples of an image or video modality above their reconstructions.
 
     Parameters
     ----------
-    estimator : MultimodalAutoencoder
-        A fitted estimator.
+    %(plot_estimator)s
     X : dict, SliceDict, DataFrame or array-like
         Data in a form the estimator takes; its first ``n`` samples are drawn.
     modality : str
@@ -226,6 +221,7 @@ def plot_reconstructions(estimator, X, modality, n=8, ax=None):
     return ax[0, 0].figure
 
 
+@fill_doc
 def plot_prediction(estimator, X, target, feature=None, ax=None, **scatter_kwargs):
     """Observed values of one modality against those predicted from the others.
 
@@ -240,25 +236,23 @@ def plot_prediction(estimator, X, target, feature=None, ax=None, **scatter_kwarg
         The modality to predict.
     feature : int, default=None
         Draw one feature (column) only; None draws every value.
-    ax : matplotlib Axes, default=None
-        Where to draw; a new figure when None.
-    **scatter_kwargs
-        Passed to ``Axes.scatter``.
+    %(plot_ax_scatter)s
 
-    Returns
-    -------
-    matplotlib Axes
+    %(plot_returns_axes)s
 
     Examples
     --------
+    The isotope ratios of penguins against those predicted from the
+    penguins' body measurements, site and sex:
+
     >>> from skmmae import MultimodalAutoencoder
-    >>> from skmmae.datasets import load_mfeat
     >>> from skmmae.plotting import plot_prediction
-    >>> X, y = load_mfeat(return_X_y=True)
-    >>> ae = MultimodalAutoencoder(8, max_epochs=2, random_state=0).fit(X[:200])
-    >>> ax = plot_prediction(ae, X[:200], "mor")
-    >>> len(ax.collections[0].get_offsets())  # 200 samples x 6 features
-    1200
+    >>> from skmmae.datasets import load_penguins
+    >>> penguins = load_penguins().data
+    >>> ae = MultimodalAutoencoder(2, max_epochs=2, random_state=0).fit(penguins)
+    >>> ax = plot_prediction(ae, penguins, "isotopes")
+    >>> len(ax.collections[0].get_offsets())  # 344 penguins x 2 isotope ratios
+    688
     """
     _modality(estimator, target)
     blocks = _blocks(X)
@@ -279,6 +273,7 @@ def plot_prediction(estimator, X, target, feature=None, ax=None, **scatter_kwarg
     return ax
 
 
+@fill_doc
 def plot_reconstruction_error(estimator, X, modality=None, ax=None):
     """Reconstruction error of X per modality, or per feature of one modality.
 
@@ -289,29 +284,22 @@ def plot_reconstruction_error(estimator, X, modality=None, ax=None):
 
     Parameters
     ----------
-    estimator : MultimodalAutoencoder
-        A fitted estimator.
-    X : dict, SliceDict, DataFrame or array-like
-        Data in a form the estimator takes.
+    %(plot_estimator)s
+    %(plot_X)s
     modality : str, default=None
         None: one bar per modality; a name: one bar per feature of it.
-    ax : matplotlib Axes, default=None
-        Where to draw; a new figure when None.
+    %(plot_ax)s
 
-    Returns
-    -------
-    matplotlib Axes
+    %(plot_returns_axes)s
 
     Examples
     --------
-    >>> from skmmae import MultimodalAutoencoder
-    >>> from skmmae.datasets import load_mfeat
-    >>> from skmmae.plotting import plot_reconstruction_error
-    >>> X, y = load_mfeat(return_X_y=True)
-    >>> ae = MultimodalAutoencoder(8, max_epochs=2, random_state=0).fit(X[:200])
-    >>> len(plot_reconstruction_error(ae, X[:200]).patches)
+    >>> from skmmae import MultimodalAutoencoder, datasets, plotting
+    >>> X = datasets.load_mfeat().data[:200]
+    >>> ae = MultimodalAutoencoder(8, max_epochs=2, random_state=0).fit(X)
+    >>> len(plotting.plot_reconstruction_error(ae, X).patches)  # 6 modalities
     6
-    >>> len(plot_reconstruction_error(ae, X[:200], modality="mor").patches)
+    >>> len(plotting.plot_reconstruction_error(ae, X, modality="mor").patches)  # 6 features
     6
     """
     ax = _axes(ax)

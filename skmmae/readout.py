@@ -55,6 +55,8 @@ class TrainingData:
 
     Examples
     --------
+    The codes of a fitted model's training data, computed once for the read-outs:
+
     >>> import numpy as np
     >>> from skmmae import MultimodalAutoencoder
     >>> from skmmae.readout import TrainingData
@@ -143,6 +145,8 @@ class DecoderReadout(BaseEstimator):
 
     Examples
     --------
+    The decoders as the read-out (nothing is fitted):
+
     >>> import numpy as np
     >>> from skmmae import MultimodalAutoencoder
     >>> from skmmae.readout import DecoderReadout
@@ -256,6 +260,8 @@ class KernelReadout(DecoderReadout):
 
     Examples
     --------
+    Kernel ridge read-outs on 40 centres, for two random modalities:
+
     >>> import numpy as np
     >>> from skmmae import MultimodalAutoencoder
     >>> from skmmae.readout import KernelReadout

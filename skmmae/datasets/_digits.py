@@ -4,6 +4,7 @@ import numpy as np
 from skorch.helper import SliceDict
 from sklearn.datasets import load_digits
 
+from .._docstrings import fill_doc
 from ._files import make_bunch
 from ._tokens import decode_tokens, encode_tokens
 
@@ -88,6 +89,7 @@ def decode_words(tokens):
     return decode_tokens(tokens, VOCABULARY, "")
 
 
+@fill_doc
 def load_digits_words(*, return_X_y=False):
     """Load the digits images with each digit's word as character tokens.
 
@@ -104,17 +106,7 @@ def load_digits_words(*, return_X_y=False):
     ends with a pad, which :class:`~skmmae.modalities.Sequence` reads as the
     end of the sequence.
 
-    Parameters
-    ----------
-    return_X_y : bool, default=False
-        Return ``(data, target)`` instead of a Bunch.
-
-    Returns
-    -------
-    data : :class:`~sklearn.utils.Bunch`
-        Dictionary-like object with attributes:
-
-        data : SliceDict
+    %(loader_parameters)s
             ``"image"``: (1797, 8, 8) float32; ``"text"``: (1797, 6) int64.
         target : ndarray of shape (1797,)
             The digit of each sample.
@@ -122,18 +114,16 @@ def load_digits_words(*, return_X_y=False):
             The words "zero" ... "nine".
         vocabulary : tuple of str
             The token of each id; id 0 is ``"<pad>"``.
-        DESCR : str
-            Description and attribution.
-    (data, target) : tuple if ``return_X_y`` is True
+    %(loader_end)s
 
     Examples
     --------
     >>> from skmmae.datasets import decode_words, load_digits_words
     >>> X, y = load_digits_words(return_X_y=True)
-    >>> X["image"].shape, X["text"].shape
-    ((1797, 8, 8), (1797, 6))
     >>> y[:3], decode_words(X["text"][:3])
     (array([0, 1, 2]), array(['zero', 'one', 'two'], dtype='<U4'))
+    >>> X["image"].shape, X["text"].shape
+    ((1797, 8, 8), (1797, 6))
     """
     digits = load_digits()
     target = digits.target.astype(np.int64)

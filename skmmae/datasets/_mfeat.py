@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 from skorch.helper import SliceDict
 
+from .._docstrings import fill_doc
 from ._files import load_arrays, make_bunch, read_description
 
 __all__ = ["load_mfeat"]
@@ -11,6 +12,7 @@ __all__ = ["load_mfeat"]
 MFEAT_VIEWS = ("pix", "fou", "fac", "kar", "zer", "mor")
 
 
+@fill_doc
 def load_mfeat(*, return_X_y=False, as_frame=False):
     """Load the UCI Multiple Features data: 2,000 digits seen six ways.
 
@@ -50,9 +52,7 @@ def load_mfeat(*, return_X_y=False, as_frame=False):
             The digits 0-9.
         frame : DataFrame or None
             The data and target together, only when ``as_frame=True``.
-        DESCR : str
-            Description and attribution.
-    (data, target) : tuple if ``return_X_y`` is True
+    %(loader_end)s
 
     Examples
     --------

@@ -5,6 +5,7 @@ from skorch.helper import SliceDict
 from sklearn.datasets import load_digits
 
 from ._digits import WORDS
+from .._docstrings import fill_doc
 from ._files import make_bunch
 from ._tokens import decode_tokens, encode_tokens
 
@@ -63,6 +64,8 @@ def encode_captions(captions):
     Returns
     -------
     ndarray of shape (n_captions, 3), int64
+        Ids 1..10 for the digit words, 11..14 for the directions, 0 after
+        the last word.
 
     Examples
     --------
@@ -87,11 +90,13 @@ def decode_captions(tokens):
     Parameters
     ----------
     tokens : array-like of shape (n_captions, max_len)
-        Ids as made by :func:`encode_captions` (or reconstructed by the model).
+        Ids as made by :func:`encode_captions`, or reconstructed by the
+        model; the ids after a row's first pad are ignored.
 
     Returns
     -------
     ndarray of shape (n_captions,), str
+        The captions, their words separated by one space.
 
     Examples
     --------
@@ -129,6 +134,7 @@ def _clips(images, starts, direction):
     return clips
 
 
+@fill_doc
 def load_moving_digits(*, return_X_y=False):
     """Load clips of the digits images moving up, down, left or right, with captions.
 
@@ -150,17 +156,7 @@ def load_moving_digits(*, return_X_y=False):
     array would be guessed to be images with the frames as channels, and
     integer ids to be continuous values.
 
-    Parameters
-    ----------
-    return_X_y : bool, default=False
-        Return ``(data, target)`` instead of a Bunch.
-
-    Returns
-    -------
-    data : :class:`~sklearn.utils.Bunch`
-        Dictionary-like object with attributes:
-
-        data : SliceDict
+    %(loader_parameters)s
             ``"video"``: (1797, 8, 16, 16) float32, (frame, row, column);
             ``"caption"``: (1797, 3) int64.
         target : ndarray of shape (1797,)
@@ -171,17 +167,17 @@ def load_moving_digits(*, return_X_y=False):
             The direction of motion, an index into ``direction_names``.
         direction_names : ndarray of shape (4,)
             "up", "down", "left", "right".
+        vocabulary : tuple of str
+            The caption word of each id; id 0 is ``"<pad>"``.
         start : ndarray of shape (1797, 2)
             Row and column of the digit's top-left pixel in the first frame;
             in frame ``t`` it is ``t`` pixels further in its direction.
-        vocabulary : tuple of str
-            The caption word of each id; id 0 is ``"<pad>"``.
-        DESCR : str
-            Description, how it was made, and attribution.
-    (data, target) : tuple if ``return_X_y`` is True
+    %(loader_end)s
 
     Examples
     --------
+    Clips of 8 frames of 16 x 16 pixels, and their captions read back as words:
+
     >>> from skmmae.datasets import decode_captions, load_moving_digits
     >>> X, y = load_moving_digits(return_X_y=True)
     >>> X["video"].shape, X["caption"].shape

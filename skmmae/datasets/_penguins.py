@@ -3,6 +3,7 @@
 import numpy as np
 from skorch.helper import SliceDict
 
+from .._docstrings import fill_doc
 from ._files import load_arrays, make_bunch, read_description
 
 __all__ = ["load_penguins"]
@@ -17,6 +18,7 @@ def _whole_rows_missing(values):
     return values
 
 
+@fill_doc
 def load_penguins(*, return_X_y=False):
     """Load the Palmer penguins: four views of 344 penguins of three species.
 
@@ -44,17 +46,7 @@ def load_penguins(*, return_X_y=False):
     ``"body"`` and ``"isotopes"``, ``"categorical"`` for ``"site"`` and
     ``"sex"``.
 
-    Parameters
-    ----------
-    return_X_y : bool, default=False
-        Return ``(data, target)`` instead of a Bunch.
-
-    Returns
-    -------
-    data : :class:`~sklearn.utils.Bunch`
-        Dictionary-like object with attributes:
-
-        data : SliceDict
+    %(loader_parameters)s
             ``"body"``: (344, 4) float64, culmen length and depth (mm),
             flipper length (mm), body mass (g); ``"isotopes"``: (344, 2)
             float64, Delta 15 N and Delta 13 C (per mil); ``"site"``: (344,
@@ -69,9 +61,7 @@ def load_penguins(*, return_X_y=False):
         study_name, individual_id, date_egg : ndarray of shape (344,), str
             The season's study ("PAL0708", "PAL0809", "PAL0910"), the
             bird's id, and the date its nest was seen with one egg.
-        DESCR : str
-            Description, source, license and citations.
-    (data, target) : tuple if ``return_X_y`` is True
+    %(loader_end)s
 
     Examples
     --------

@@ -4,11 +4,13 @@ import numpy as np
 from skorch.helper import SliceDict
 
 from ._digits import VOCABULARY, WORDS, encode_words
+from .._docstrings import fill_doc
 from ._files import load_arrays, make_bunch, read_description
 
 __all__ = ["load_spoken_digits"]
 
 
+@fill_doc
 def load_spoken_digits(*, return_X_y=False):
     """Load the words "zero" ... "nine" spoken by 112 synthetic voices, with the words.
 
@@ -29,17 +31,7 @@ def load_spoken_digits(*, return_X_y=False):
     for continuous values). The words are encoded as in
     :func:`load_digits_words`.
 
-    Parameters
-    ----------
-    return_X_y : bool, default=False
-        Return ``(data, target)`` instead of a Bunch.
-
-    Returns
-    -------
-    data : :class:`~sklearn.utils.Bunch`
-        Dictionary-like object with attributes:
-
-        data : SliceDict
+    %(loader_parameters)s
             ``"audio"``: (1120, 32, 32) float32, (mel band, frame);
             ``"text"``: (1120, 6) int64.
         target : ndarray of shape (1120,)
@@ -55,16 +47,16 @@ def load_spoken_digits(*, return_X_y=False):
         trimmed_frames : ndarray of shape (1120,)
             Number of 10 ms frames of each utterance after trimming its
             silence, before resampling to 32 frames: its duration.
-        mel_frequencies : ndarray of shape (32,)
-            Center frequency of each mel band, in Hz.
         vocabulary : tuple of str
             The token of each id; id 0 is ``"<pad>"``.
-        DESCR : str
-            Description, how it was made, and attribution.
-    (data, target) : tuple if ``return_X_y`` is True
+        mel_frequencies : ndarray of shape (32,)
+            Center frequency of each mel band, in Hz.
+    %(loader_end)s
 
     Examples
     --------
+    Mel spectrograms of 32 bands by 32 frames, and the words spoken:
+
     >>> from skmmae.datasets import decode_words, load_spoken_digits
     >>> X, y = load_spoken_digits(return_X_y=True)
     >>> X["audio"].shape, X["text"].shape

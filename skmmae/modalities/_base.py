@@ -23,6 +23,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
+from .._docstrings import fill_doc
 from .._values import raise_for_rows
 
 __all__ = ["Modality"]
@@ -143,15 +144,13 @@ class Modality(BaseEstimator):
             values = self._model_values(values, label)
         return values
 
+    @fill_doc
     def fit(self, X, label="X"):
         """Learn what the kind needs from its training data.
 
-        Parameters
-        ----------
-        X : array-like
-            The modality's training values.
-        label : str, default="X"
-            How error messages name this data.
+        As :meth:`fit_validate`, without returning the checked values.
+
+        %(modality_fit_parameters)s
 
         Returns
         -------
@@ -160,15 +159,11 @@ class Modality(BaseEstimator):
         self.fit_validate(X, label)
         return self
 
+    @fill_doc
     def fit_validate(self, X, label="X"):
         """Fit, and return X as :meth:`validate` would, checking X only once.
 
-        Parameters
-        ----------
-        X : array-like
-            The modality's training values.
-        label : str, default="X"
-            How error messages name this data.
+        %(modality_fit_parameters)s
 
         Returns
         -------
@@ -355,3 +350,13 @@ def check_values(condition, label, message, rows):
     """
     if not condition:
         raise_for_rows(label, message, rows())
+
+
+class PassThroughScaler(nn.Module):
+    """A scaler for values the model reads as they are (0/1, counts, category ids).
+
+    Subclasses only say how the decoder's output goes back (``inverse``).
+    """
+
+    def forward(self, values):
+        return values

@@ -2,25 +2,22 @@
 
 import numpy as np
 import torch
-from torch import nn
 from torch.nn import functional as F
 
+from .._docstrings import fill_doc
 from .._layers import mlp_decoder, mlp_encoder
 from .._values import as_float_array
-from ._base import Modality, check_values, invalid_parameter, per_sample_mean
+from ._base import Modality, PassThroughScaler, check_values, invalid_parameter, per_sample_mean
 
 __all__ = ["Binary"]
 
 
-class BinaryScaler(nn.Module):
+class BinaryScaler(PassThroughScaler):
     """Values stay 0/1; decoder logits go back as probabilities or 0/1."""
 
     def __init__(self, labels):
         super().__init__()
         self.labels = labels
-
-    def forward(self, x):
-        return x
 
     def inverse(self, logits):
         """Probabilities, or 0/1 labels when ``labels`` is True."""
@@ -29,6 +26,7 @@ class BinaryScaler(nn.Module):
         return torch.sigmoid(logits.float())
 
 
+@fill_doc
 class Binary(Modality):
     """Binary features: each value 0 or 1; binary cross-entropy on logits.
 
@@ -42,12 +40,7 @@ class Binary(Modality):
         0/1 values ``(n_samples, n_features)``; the decoder returns logits of
         that shape.
 
-    Attributes
-    ----------
-    input_shape_ : tuple of int
-        ``(n_features,)``.
-    n_features_ : int
-        Number of features seen in :meth:`fit`.
+    %(feature_attributes)s
     frequency_ : ndarray of shape (n_features,)
         Share of ones per feature in the training data.
 

@@ -8,20 +8,17 @@ from torch.nn import functional as F
 
 from .._layers import mlp_decoder, mlp_encoder
 from .._values import as_float_array, check_finite
-from ._base import Modality, check_values, invalid_parameter
+from ._base import Modality, PassThroughScaler, check_values, invalid_parameter
 
 __all__ = ["Categorical"]
 
 
-class CategoricalScaler(nn.Module):
+class CategoricalScaler(PassThroughScaler):
     """Category indices stay indices; logits go back as the most likely index."""
 
     def __init__(self, n_categories):
         super().__init__()
         self.n_categories = list(n_categories)
-
-    def forward(self, x):
-        return x
 
     def inverse(self, logits):
         """Per column, the index of the largest logit: ``(n_samples, n_columns)``."""

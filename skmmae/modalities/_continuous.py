@@ -5,6 +5,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .._docstrings import fill_doc
 from .._layers import mlp_decoder, mlp_encoder
 from .._values import as_float_array
 from ._base import Modality, per_sample_mean
@@ -58,6 +59,7 @@ def positive_scale(mean, std):
     return np.where(std > 1e-12 * (1 + np.abs(mean)), std, 1.0)
 
 
+@fill_doc
 class Continuous(Modality):
     """Real-valued features: standardized, MLP encoder and decoder, MSE loss.
 
@@ -72,12 +74,7 @@ class Continuous(Modality):
         standardized values ``(n_samples, n_features)``; the decoder returns
         standardized values of that shape.
 
-    Attributes
-    ----------
-    input_shape_ : tuple of int
-        ``(n_features,)``.
-    n_features_ : int
-        Number of features seen in :meth:`fit`.
+    %(feature_attributes)s
     mean_ : ndarray of shape (n_features,)
         Per-feature mean (zeros when ``standardize=False``).
     scale_ : ndarray of shape (n_features,)

@@ -15,7 +15,7 @@ from torch.nn import functional as F
 
 from .._layers import mlp_decoder, mlp_encoder
 from .._values import as_float_array, raise_for_rows
-from ._base import Modality, invalid_parameter, per_sample_mean
+from ._base import Modality, PassThroughScaler, invalid_parameter, per_sample_mean
 from ._continuous import positive_scale
 
 __all__ = ["Counts", "CountsScaler", "LogStandardize", "NegativeBinomialDecoder"]
@@ -49,7 +49,7 @@ class LogStandardize(nn.Module):
         return (values - self.mean) / self.scale
 
 
-class CountsScaler(nn.Module):
+class CountsScaler(PassThroughScaler):
     """Counts stay counts (the loss target); log-rates go back as expected counts.
 
     Parameters
@@ -63,9 +63,6 @@ class CountsScaler(nn.Module):
     def __init__(self, n_features):
         super().__init__()
         self.n_features = n_features
-
-    def forward(self, counts):
-        return counts
 
     def inverse(self, output):
         """Expected counts ``exp(log_rate)``, float32, of shape (n, n_features)."""
