@@ -199,6 +199,13 @@ class MultimodalAutoencoderModule(nn.Module):
             self.cross_decoders = ModalityDict(
                 {n: m.build_decoder(encoding_dim, plain) for n, m in modalities.items()}
             )
+        # Kinds that accept missing (NaN) cells: what their encoders read in
+        # place of one, and whether they also read the observed flags.
+        self.cell_inputs = {
+            name: (modality.missing_fill, modality.encoder_reads_mask())
+            for name, modality in modalities.items()
+            if modality.accepts_missing_cells
+        }
         # Kinds whose encoder reads raw values (e.g. counts) take no input noise.
         self.noisy = {n for n, m in modalities.items() if m.accepts_input_noise}
         self.gaussian = {n for n in self.noisy if modalities[n].takes_gaussian_noise}
@@ -213,10 +220,27 @@ class MultimodalAutoencoderModule(nn.Module):
         """Original units -> model units, per modality."""
         return {name: self.scalers[name](x) for name, x in inputs.items()}
 
+    def features(self, scaled):
+        """Each encoder's output for inputs in model units.
+
+        A missing (NaN) cell is read as its kind's fill value, with its
+        observed flag where the encoder takes flags, so the value under a
+        NaN never reaches a code.
+        """
+        features = {}
+        for name, x in scaled.items():
+            if name in self.cell_inputs:
+                fill, with_flags = self.cell_inputs[name]
+                observed = ~torch.isnan(x)
+                x = torch.where(observed, x, fill)
+                if with_flags:
+                    x = torch.cat([x, observed.to(x.dtype)], dim=1)
+            features[name] = self.encoders[name](x)
+        return features
+
     def posterior(self, scaled, present):
         """The fusion's :class:`~skmmae.fusion.Posterior` from inputs in model units."""
-        features = {name: self.encoders[name](x) for name, x in scaled.items()}
-        return self.fusion(features, present)
+        return self.fusion(self.features(scaled), present)
 
     def encode(self, **inputs):
         """Code (posterior mean) from a batch in original units."""
@@ -258,7 +282,7 @@ class MultimodalAutoencoderModule(nn.Module):
         """
         values, present = split_presence(inputs)
         targets = self.scale(values)
-        features = {name: self.encoders[name](x) for name, x in targets.items()}
+        features = self.features(targets)
         cross = {
             name: (code.mean, has_others)
             for name, (code, has_others) in self.codes_of_others(features, present).items()
@@ -282,7 +306,7 @@ class MultimodalAutoencoderModule(nn.Module):
             return self.evaluate(inputs)
         values, present = split_presence(inputs)
         targets = self.scale(values)
-        features = {name: self.encoders[name](x) for name, x in self._corrupt(targets).items()}
+        features = self.features(self._corrupt(targets))
         hiding = self.modality_dropout > 0
         visible = self._hide_modalities(targets, present) if hiding else present
         posterior = self.fusion(features, visible)
@@ -410,7 +434,12 @@ class MultimodalAutoencoderModule(nn.Module):
             if name in self.noisy and x.is_floating_point():
                 if self.noise_std and name in self.gaussian:
                     x = x + self.noise_std * torch.randn_like(x)
-                if self.input_dropout:
+                if self.input_dropout and name in self.cell_inputs:
+                    # Hidden as missing cells: the encoder reads them as it reads
+                    # cells missing in the data, and learns to fill them in.
+                    hide = torch.rand_like(x) < self.input_dropout
+                    x = x.masked_fill(hide, float("nan"))
+                elif self.input_dropout:
                     x = dropout(x, self.input_dropout)
             corrupted[name] = x
         return corrupted

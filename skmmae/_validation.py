@@ -185,7 +185,8 @@ def _split_single(X, estimator, reset):
         X = validate_data(
             estimator, X, reset=reset, dtype=np.float32, ensure_all_finite=False
         )
-    return {ARRAY_MODALITY: as_float_array(X, "X")}, layout
+    # NaN may mark missing cells or rows; the modality's own check decides.
+    return {ARRAY_MODALITY: as_float_array(X, "X", allow_nan=True)}, layout
 
 
 def _column_names(value):

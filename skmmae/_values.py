@@ -119,7 +119,7 @@ def _rank_phrase(ndims):
     return " or ".join(f"{d}-D" for d in ndims)
 
 
-def as_float_array(value, label, ndims=(2,), scan_finite=True):
+def as_float_array(value, label, ndims=(2,), scan_finite=True, allow_nan=False):
     """Convert one modality to a C-contiguous, finite float32 array.
 
     Parameters
@@ -133,6 +133,9 @@ def as_float_array(value, label, ndims=(2,), scan_finite=True):
     scan_finite : bool, default=True
         Scan the values for NaN and infinity (:func:`check_finite`). False
         leaves that proof to the caller.
+    allow_nan : bool, default=False
+        NaN marks a missing value (a cell the sample lacks); only infinity
+        is refused.
 
     Returns
     -------
@@ -165,7 +168,7 @@ def as_float_array(value, label, ndims=(2,), scan_finite=True):
             f"{label} must be a {_rank_phrase(ndims)} array; got shape {array.shape}."
         )
     if scan_finite:
-        check_finite(array, label)
+        check_finite(array, label, allow_nan=allow_nan)
     return array
 
 
@@ -215,7 +218,7 @@ def take_rows(block, rows):
     return block[rows]
 
 
-def check_finite(values, label):
+def check_finite(values, label, allow_nan=False):
     """Raise a ``ValueError`` naming ``label`` if values hold NaN or infinity.
 
     Parameters
@@ -224,6 +227,8 @@ def check_finite(values, label):
         Float values, one sample per row.
     label : str
         How the message names the data.
+    allow_nan : bool, default=False
+        Refuse only infinity: NaN marks a missing cell.
     """
     # One reduction instead of a boolean mask of the whole block: a finite
     # sum proves that every value is finite (NaN and inf propagate).
@@ -232,7 +237,7 @@ def check_finite(values, label):
     if values.size == 0 or np.isfinite(total):
         return
     values = values.reshape(len(values), -1)
-    finite = np.isfinite(values)
+    finite = np.isfinite(values) | np.isnan(values) if allow_nan else np.isfinite(values)
     if finite.all():  # the sum overflowed; every value is finite, maybe too large
         too_large = (np.abs(values) > LARGEST_VALUE).any(axis=1)
         if too_large.any():
@@ -247,7 +252,7 @@ def check_finite(values, label):
     # Rows entirely NaN never get here from the estimator: they mark a
     # missing modality and are filled before the modality checks its values.
     bad = ~finite.all(axis=1)
-    has_nan = np.isnan(values).any()
+    has_nan = not allow_nan and np.isnan(values).any()
     what = "NaN" if has_nan else "infinity (or a value too large for float32)"
     hint = " (a row entirely NaN marks a sample that lacks the modality)" if has_nan else ""
     raise_for_rows(label, f"contains {what}", bad, f"Values must be finite{hint}.")

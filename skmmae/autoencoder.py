@@ -77,7 +77,8 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         binary cross-entropy take none.
     input_dropout : float, default=0.0
         During training, zero each floating-point input value with this
-        probability (denoising by masking).
+        probability (denoising by masking); continuous and binary values are
+        hidden as missing cells instead, which teaches imputation.
     cross_weight : float or CrossModal, default=0.0
         Share of the training loss scored by decoding each modality from the
         code of the others alone, which trains what :meth:`predict_modality`
@@ -226,6 +227,8 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
             :doc:`/input_forms`. A sample lacks a modality where its row is
             entirely NaN or the mask ``X[name + "__missing"]`` is True; it is
             left out of the fusion and the loss. Every sample needs one.
+            Other NaN in continuous and binary modalities are missing cells
+            (:mod:`skmmae.imputation`).
         y : None
             Ignored; present for API consistency.
 
@@ -467,6 +470,8 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         tags = super().__sklearn_tags__()
         # The model computes in float32: float32 in gives float32 out.
         tags.transformer_tags.preserves_dtype = ["float32"]
+        # NaN marks missing rows and cells (skmmae.imputation); infinity is refused.
+        tags.input_tags.allow_nan = True
         return tags
 
     # X as the fitted estimator reads it (skmmae._fitted_input).

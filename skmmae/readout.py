@@ -118,16 +118,34 @@ class TrainingData:
         return _ScaledTargets(self, names, rows)
 
 
+def _filled(module, batch, targets):
+    """``targets`` with their missing (NaN) cells filled by the decoders' reconstruction.
+
+    A regression learns from every cell: an unobserved one is what the
+    trained model itself imputes there.
+    """
+    missing = {name: torch.isnan(t) for name, t in targets.items() if t.is_floating_point()}
+    missing = {name: mask for name, mask in missing.items() if mask.any()}
+    if not missing:
+        return targets
+    reconstructions = module.decode(module.encode(**batch), list(missing))
+    return {
+        name: torch.where(missing[name], reconstructions[name].float(), t) if name in missing else t
+        for name, t in targets.items()
+    }
+
+
 class _ScaledTargets:
     def __init__(self, training, names, rows):
         self.training, self.names, self.rows = training, names, rows
 
     def __iter__(self):
-        scalers, start = self.training.module.scalers, 0
+        module, start = self.training.module, 0
         with torch.no_grad():
             for batch in self.training:
                 size = len(batch[self.names[0]])
-                chunk = {name: scalers[name](batch[name]) for name in self.names}
+                scaled = {name: module.scalers[name](batch[name]) for name in self.names}
+                chunk = _filled(module, batch, scaled)
                 if self.rows is not None:
                     keep = self.rows[start : start + size]
                     chunk = {name: target[keep] for name, target in chunk.items()}

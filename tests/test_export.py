@@ -25,6 +25,16 @@ def test_the_encoder_gives_the_codes_of_transform(mfeat_model, mfeat_small, tmp_
     np.testing.assert_allclose(codes, mfeat_model.transform(mfeat_small), rtol=0, atol=1e-5)
 
 
+def test_the_encoder_reads_missing_cells_as_transform_does(tmp_path):
+    rng = np.random.default_rng(0)
+    X = {"a": rng.normal(size=(60, 4)), "b": rng.normal(size=(60, 3))}
+    X = {name: block.astype(np.float32) for name, block in X.items()}
+    X["a"][rng.random((60, 4)) < 0.2] = np.nan
+    ae = MultimodalAutoencoder(2, max_epochs=2, random_state=0).fit(X)
+    (codes,) = run(ae.export_onnx(tmp_path / "cells.onnx"), X)
+    np.testing.assert_allclose(codes, ae.transform(X), rtol=0, atol=1e-5)
+
+
 def test_the_decoder_gives_the_reconstructions_of_inverse_transform(
     mfeat_model, mfeat_small, tmp_path
 ):

@@ -18,6 +18,7 @@ Data flows through a modality's parts like this::
 import copy
 import math
 
+import numpy as np
 import torch
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
@@ -105,6 +106,14 @@ class Modality(BaseEstimator):
     #: that at inference this proof may run on the device after the copy. Such
     #: a kind's ``_validate`` takes ``scan_finite=False`` to skip it.
     finite_check_deferrable = False
+    #: Whether a NaN cell inside a present row marks one missing value, to be
+    #: learned around and imputed, rather than an error: for kinds whose
+    #: values are separate numbers (continuous, binary). Such a kind keeps NaN
+    #: through validation and scaling, scores only observed cells in
+    #: ``sample_loss``, and its encoder reads ``missing_fill`` in their place.
+    accepts_missing_cells = False
+    #: What an encoder reads in place of a missing cell, in model units.
+    missing_fill = 0.0
 
     def __init__(self, *, encoder=None, decoder=None):
         self.encoder = encoder
@@ -175,12 +184,14 @@ class Modality(BaseEstimator):
         for name in [k for k in vars(self) if k.endswith("_") and not k.startswith("_")]:
             delattr(self, name)
         values = self._validate(X, label)
-        self._learn(values)
+        self._learn(values, label)
         return self._model_values(values, label)
 
-    def _learn(self, values):
+    def _learn(self, values, label):
         self.input_shape_ = tuple(int(d) for d in values.shape[1:])
         self.n_features_ = math.prod(self.input_shape_)
+        if self.accepts_missing_cells:
+            self.missing_cells_ = check_observed_features(values, label)
         self._fit(values)
 
     def restore(self, values):
@@ -191,6 +202,23 @@ class Modality(BaseEstimator):
         return values
 
     # -- model parts ------------------------------------------------------------
+
+    def encoder_reads_mask(self):
+        """Whether the encoder reads each cell's observed flag beside the values.
+
+        For a kind that accepts missing cells, fitted on data that had some,
+        with its default encoder: the encoder then tells a value filled in
+        for a missing cell from one observed.
+        """
+        return (
+            self.accepts_missing_cells
+            and self.encoder is None
+            and getattr(self, "missing_cells_", False)
+        )
+
+    def encoder_input_width(self):
+        """Number of values the default encoder reads per sample (the mask's included)."""
+        return self.n_features_ * (2 if self.encoder_reads_mask() else 1)
 
     def build_encoder(self, hidden_dims):
         """Return ``(encoder, out_features)``: the encoder and its output width.
@@ -327,6 +355,37 @@ def invalid_parameter(modality, label, parameter, expected, value):
         f"{label}: the {parameter!r} parameter of {type(modality).__name__} must be "
         f"{expected}. Got {value!r} instead."
     )
+
+
+def check_observed_features(values, label):
+    """Whether ``values`` has missing (NaN) cells; raise if a feature has no other.
+
+    A feature never observed in training has no mean, scale or anything to
+    learn from.
+    """
+    missing = np.isnan(values)
+    if not missing.any():
+        return False
+    never = missing.all(axis=0)
+    if never.any():
+        features = np.flatnonzero(never)
+        raise ValueError(
+            f"{label} has features that are NaN in every training sample: "
+            f"{features[:5].tolist()}{' ...' if len(features) > 5 else ''}. A feature "
+            "needs observed values in some samples to be learned; drop it."
+        )
+    return True
+
+
+def masked_sample_mean(per_value, target):
+    """Mean of ``per_value`` over each sample's observed cells (those not NaN in ``target``).
+
+    ``per_value`` must be finite where ``target`` is NaN (computed from a
+    filled target), so that no NaN reaches a gradient.
+    """
+    observed = ~torch.isnan(target)
+    total = torch.where(observed, per_value, 0.0).flatten(1).sum(dim=1)
+    return total / observed.flatten(1).sum(dim=1).clamp_min(1)
 
 
 def per_sample_mean(values):

@@ -7,7 +7,13 @@ from torch.nn import functional as F
 from .._docstrings import fill_doc
 from .._layers import mlp_decoder, mlp_encoder
 from .._values import as_float_array
-from ._base import Modality, PassThroughScaler, check_values, invalid_parameter, per_sample_mean
+from ._base import (
+    Modality,
+    PassThroughScaler,
+    check_values,
+    invalid_parameter,
+    masked_sample_mean,
+)
 
 __all__ = ["Binary"]
 
@@ -58,6 +64,9 @@ class Binary(Modality):
     """
 
     kind = "binary"
+    accepts_missing_cells = True
+    #: A missing 0/1 value is read as one half, between the two.
+    missing_fill = 0.5
 
     def __init__(self, inverse="probability", *, encoder=None, decoder=None):
         super().__init__(encoder=encoder, decoder=decoder)
@@ -68,8 +77,8 @@ class Binary(Modality):
             raise invalid_parameter(
                 self, label, "inverse", "'probability' or 'label'", self.inverse
             )
-        values = as_float_array(X, label)
-        is_binary = (values == 0) | (values == 1)
+        values = as_float_array(X, label, allow_nan=True)
+        is_binary = (values == 0) | (values == 1) | np.isnan(values)
         check_values(
             is_binary.all(),
             label,
@@ -79,7 +88,7 @@ class Binary(Modality):
         return values
 
     def _fit(self, X):
-        self.frequency_ = X.mean(axis=0, dtype=np.float64)
+        self.frequency_ = np.nanmean(X, axis=0, dtype=np.float64)
 
     def build_scaler(self):
         """Return the module that keeps 0/1 values and turns logits into outputs."""
@@ -90,11 +99,12 @@ class Binary(Modality):
         return (self.n_features_,)
 
     def sample_loss(self, output, target):
-        """Mean binary cross-entropy of each sample's logits ``output``."""
-        return per_sample_mean(F.binary_cross_entropy_with_logits(output, target, reduction="none"))
+        """Mean binary cross-entropy of each sample's logits ``output``, over its observed values."""
+        loss = F.binary_cross_entropy_with_logits(output, target.nan_to_num(), reduction="none")
+        return masked_sample_mean(loss, target)
 
     def _default_encoder(self, hidden_dims):
-        return mlp_encoder(self.n_features_, hidden_dims)
+        return mlp_encoder(self.encoder_input_width(), hidden_dims)
 
     def _default_decoder(self, encoding_dim, hidden_dims):
         return mlp_decoder(encoding_dim, hidden_dims, self.n_features_)

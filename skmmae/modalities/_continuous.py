@@ -8,7 +8,7 @@ from torch.nn import functional as F
 from .._docstrings import fill_doc
 from .._layers import mlp_decoder, mlp_encoder
 from .._values import as_float_array
-from ._base import Modality, per_sample_mean
+from ._base import Modality, masked_sample_mean
 
 __all__ = ["Continuous", "Standardize", "positive_scale"]
 
@@ -36,18 +36,16 @@ class Standardize(nn.Module):
 
 
 def _mean_std(X, rows_per_chunk=8192):
-    """Per-column mean and standard deviation, accumulated in float64.
+    """Per-column mean and standard deviation over the observed (not NaN) cells, in float64.
 
     Works through row chunks so that no float64 copy of the whole block is
     made (two passes: the mean, then squared deviations from it).
     """
-    n = X.shape[0]
-    chunks = range(0, n, rows_per_chunk)
-    mean = sum(X[i : i + rows_per_chunk].sum(axis=0, dtype=np.float64) for i in chunks) / n
-    squares = sum(
-        ((X[i : i + rows_per_chunk] - mean) ** 2).sum(axis=0) for i in chunks
-    )
-    return mean, np.sqrt(squares / n)
+    chunks = [X[i : i + rows_per_chunk] for i in range(0, X.shape[0], rows_per_chunk)]
+    counts = sum((~np.isnan(chunk)).sum(axis=0) for chunk in chunks)
+    mean = sum(np.nansum(chunk, axis=0, dtype=np.float64) for chunk in chunks) / counts
+    squares = sum(np.nansum((chunk - mean) ** 2, axis=0) for chunk in chunks)
+    return mean, np.sqrt(squares / counts)
 
 
 def positive_scale(mean, std):
@@ -93,13 +91,14 @@ class Continuous(Modality):
     kind = "continuous"
     finite_check_deferrable = True
     kernel_readout = True
+    accepts_missing_cells = True
 
     def __init__(self, standardize=True, *, encoder=None, decoder=None):
         super().__init__(encoder=encoder, decoder=decoder)
         self.standardize = standardize
 
     def _validate(self, X, label, scan_finite=True):
-        return as_float_array(X, label, scan_finite=scan_finite)
+        return as_float_array(X, label, scan_finite=scan_finite, allow_nan=True)
 
     def _fit(self, X):
         if self.standardize:
@@ -118,11 +117,11 @@ class Continuous(Modality):
         return (self.n_features_,)
 
     def _default_encoder(self, hidden_dims):
-        return mlp_encoder(self.n_features_, hidden_dims)
+        return mlp_encoder(self.encoder_input_width(), hidden_dims)
 
     def _default_decoder(self, encoding_dim, hidden_dims):
         return mlp_decoder(encoding_dim, hidden_dims, self.n_features_)
 
     def sample_loss(self, output, target):
-        """Mean squared error of each sample, in standardized units."""
-        return per_sample_mean(F.mse_loss(output, target, reduction="none"))
+        """Mean squared error of each sample over its observed values, in standardized units."""
+        return masked_sample_mean(F.mse_loss(output, target.nan_to_num(), reduction="none"), target)
