@@ -25,9 +25,8 @@ parts. Reported per method:
 
 Methods: ``mean`` (``SimpleImputer``), ``knn`` (``KNNImputer(5)``),
 ``iterative`` (``IterativeImputer(max_iter=10, n_nearest_features=100)``),
-``skmmae`` (``MultimodalImputer()``'s estimator,
-``MultimodalAutoencoder(encoding_dim=32, input_dropout=0.3)``, with
-``--params`` on top; its accuracy is on the estimator's codes).
+``skmmae`` (``MultimodalImputer()``'s estimator, ``IMPUTER_DEFAULTS``
+below, with ``--params`` on top; its accuracy is on the estimator's codes).
 Data sets: ``mfeat`` (six views, 649 features) and ``penguins`` (its two
 continuous views, body and isotopes, 6 features; penguins missing a view
 in the data stay missing and are not scored).
@@ -59,7 +58,14 @@ from skmmae.datasets import load_mfeat, load_penguins
 from skmmae.imputation import MultimodalImputer
 
 #: The estimator of ``MultimodalImputer()``, but for its seed.
-IMPUTER_DEFAULTS = {"encoding_dim": 32, "input_dropout": 0.3}
+IMPUTER_DEFAULTS = {
+    "encoding_dim": 128,
+    "input_dropout": 0.3,
+    "noise_std": 0.0,
+    "modality_dropout": 0.0,
+    "weight_decay": 1e-4,
+    "readout": "decoder",
+}
 
 DATASETS = {
     "mfeat": lambda: load_mfeat(return_X_y=True),

@@ -36,7 +36,10 @@ def rows(data, index):
     return {name: block[index] for name, block in data.items()}
 
 
-ae = MultimodalAutoencoder(encoding_dim=32, max_epochs=40, random_state=0)
+# input_dropout hides more observed cells in training, as if missing, and
+# scores them: the model learns to fill cells in (MultimodalImputer's
+# estimator does the same).
+ae = MultimodalAutoencoder(encoding_dim=32, input_dropout=0.3, max_epochs=40, random_state=0)
 ae.fit(rows(hidden, train))
 
 # %%

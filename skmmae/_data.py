@@ -44,6 +44,9 @@ class TensorDictDataset(Dataset):
             self.X = {name: _on_device(values, device) for name, values in X.items()}
         self.n_samples = len(next(iter(self.X.values())))
         self.device = torch.device(device)
+        #: Proven to hold no missing (NaN) cell, so that the model need not
+        #: look for any (set by the estimator's input checks).
+        self.complete = False
 
     def __len__(self):
         return self.n_samples

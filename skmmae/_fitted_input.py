@@ -139,7 +139,11 @@ def inference_data(estimator, X, leave_out=None):
     dataset = estimator.net_.get_dataset(check_input(estimator, X, leave_out, unscanned=deferred))
     if not dataset.all_finite(deferred):
         del dataset  # free this device copy before the next one is made
-        dataset = estimator.net_.get_dataset(check_input(estimator, X, leave_out))
+        return estimator.net_.get_dataset(check_input(estimator, X, leave_out))
+    # No NaN in the deferred blocks; nor, if their sums are finite, in the
+    # other kinds that may have missing cells: the model need not look.
+    cells = [name for name, m in estimator.modalities_.items() if m.accepts_missing_cells]
+    dataset.complete = dataset.all_finite([name for name in cells if name not in deferred])
     return dataset
 
 

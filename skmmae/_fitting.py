@@ -7,6 +7,7 @@ loss weight (:func:`resolve_weights`), and fits the post-fit components
 (:func:`fit_post_steps`).
 """
 
+import contextlib
 import warnings
 from numbers import Real
 
@@ -34,9 +35,26 @@ __all__ = [
     "n_rows",
     "named",
     "resolve_weights",
+    "restored_on_error",
     "warn_if_interrupted",
     "with_presence",
 ]
+
+
+@contextlib.contextmanager
+def restored_on_error(estimator):
+    """Leave ``estimator`` as it was if the block raises anything, interrupts included.
+
+    Nothing half-built may stay: no new model without its post-fit steps,
+    and no loss of the previous fitted model, which keeps working.
+    """
+    previous = dict(estimator.__dict__)
+    try:
+        yield
+    except BaseException:
+        estimator.__dict__.clear()
+        estimator.__dict__.update(previous)
+        raise
 
 
 def n_rows(data):

@@ -51,8 +51,12 @@ def batches(net, dataset, batch_size=None):
     else:
         kwargs = {**net.get_params_for("iterator_valid"), "batch_size": batch_size}
         iterator = net.iterator_valid(dataset, **kwargs)
-    for batch in iterator:
-        yield unpack_data(batch)[0]
+    # A captured CUDA graph keeps the path it was captured with: it always
+    # looks for missing cells.
+    complete = getattr(dataset, "complete", False) and net.cuda_graphs is None
+    with net.module_.complete_inputs(complete):
+        for batch in iterator:
+            yield unpack_data(batch)[0]
 
 
 def encode(net, dataset):

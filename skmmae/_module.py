@@ -202,9 +202,9 @@ class MultimodalAutoencoderModule(nn.Module):
         # Kinds that accept missing (NaN) cells: what their encoders read in
         # place of one, and whether they also read the observed flags.
         self.cell_inputs = {
-            name: (modality.missing_fill, modality.encoder_reads_mask())
+            name: (modality.missing_fill, modality.encoder_reads_flags())
             for name, modality in modalities.items()
-            if modality.accepts_missing_cells
+            if modality.accepts_missing_cells and modality.missing_fill is not None
         }
         # Kinds whose encoder reads raw values (e.g. counts) take no input noise.
         self.noisy = {n for n, m in modalities.items() if m.accepts_input_noise}
@@ -215,10 +215,31 @@ class MultimodalAutoencoderModule(nn.Module):
         self.input_dropout = input_dropout
         self.subset_weight = subset_weight
         self.cross_weight = cross_weight
+        self._complete_inputs = False
 
     def scale(self, inputs):
         """Original units -> model units, per modality."""
         return {name: self.scalers[name](x) for name, x in inputs.items()}
+
+    @contextlib.contextmanager
+    def complete_inputs(self, complete=True):
+        """Within: the inputs are known to hold no missing (NaN) cell, so none is looked for.
+
+        Where training had no missing cells in a modality, its encoder reads
+        the values alone; looking for NaN there would only cost time.
+        """
+        previous, self._complete_inputs = self._complete_inputs, complete
+        try:
+            yield
+        finally:
+            self._complete_inputs = previous
+
+    def _may_miss_cells(self, with_flags):
+        if self.training:
+            # Training data has NaN where training had missing cells (the
+            # encoders with flags), or where input dropout hides cells.
+            return with_flags or self.input_dropout > 0
+        return not self._complete_inputs
 
     def features(self, scaled):
         """Each encoder's output for inputs in model units.
@@ -229,8 +250,8 @@ class MultimodalAutoencoderModule(nn.Module):
         """
         features = {}
         for name, x in scaled.items():
-            if name in self.cell_inputs:
-                fill, with_flags = self.cell_inputs[name]
+            fill, with_flags = self.cell_inputs.get(name, (None, False))
+            if with_flags or (fill is not None and self._may_miss_cells(with_flags)):
                 observed = ~torch.isnan(x)
                 x = torch.where(observed, x, fill)
                 if with_flags:

@@ -18,7 +18,7 @@ from sklearn.utils.validation import check_is_fitted
 from . import _fitted_input, _inference
 from ._compat import _fit_context
 from ._config import PARAMETER_CONSTRAINTS, resolve_config
-from ._fitting import fit_estimator
+from ._fitting import fit_estimator, restored_on_error
 from ._inference import NonFiniteOutput
 from ._threads import on_thread_budget, thread_budget
 from ._validation import check_code, restore_layout, restore_modality
@@ -227,8 +227,8 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
             :doc:`/input_forms`. A sample lacks a modality where its row is
             entirely NaN or the mask ``X[name + "__missing"]`` is True; it is
             left out of the fusion and the loss. Every sample needs one.
-            Other NaN in continuous and binary modalities are missing cells
-            (:mod:`skmmae.imputation`).
+            Other NaN (or None) in continuous, binary and categorical
+            modalities are missing cells (:mod:`skmmae.imputation`).
         y : None
             Ignored; present for API consistency.
 
@@ -249,18 +249,10 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
             When a ``KeyboardInterrupt`` stops training early: the model
             trained so far is kept, with its post-fit steps.
         """
-        previous = dict(self.__dict__)
-        try:
-            # Every parameter rule, before any data is touched.
-            config = resolve_config(self)
+        with restored_on_error(self):
+            config = resolve_config(self)  # every parameter rule, before any data is read
             with thread_budget(config.speed.n_threads):
                 fit_estimator(self, X, config)
-        except BaseException:
-            # Nothing half-built may stay: no new model without its post-fit
-            # steps, and no loss of the previous fitted model.
-            self.__dict__.clear()
-            self.__dict__.update(previous)
-            raise
         return self
 
     @on_thread_budget
@@ -300,11 +292,9 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
     def predict_modality(self, X, target):
         """Predict the modality ``target`` from the other modalities of X.
 
-        The read-out (``readout_.predict``) reads the code of the other
-        modalities into ``target``. With ``refine``, that prediction is
-        averaged with the read-out's reconstruction of ``target`` from that
-        code refined to explain the others best. Each sample's prediction
-        depends on its own values only.
+        The read-out reads the code of the other modalities into ``target``
+        (averaged, with ``refine``, with the read-out of that code refined to
+        explain the others best). Each prediction depends on its sample only.
 
         Parameters
         ----------
@@ -390,10 +380,8 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
     def score(self, X, y=None):
         """Negative mean reconstruction loss of X (higher is better).
 
-        The loss is the training loss: the mean over modalities of each
-        modality's mean loss (MSE in standardized units for continuous
-        data). Being a score, it lets ``GridSearchCV`` compare settings
-        without labels.
+        The training loss (the weighted mean of the modalities' mean losses),
+        negated so that ``GridSearchCV`` can compare settings without labels.
 
         Parameters
         ----------

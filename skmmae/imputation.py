@@ -1,9 +1,10 @@
 """Missing cells filled in from a fitted autoencoder: single and multiple imputation.
 
-A continuous or binary modality may have missing cells, NaN inside a row
-that is otherwise observed (a lab value not measured, a sensor dropout).
-The autoencoder learns around them: its encoders read a fill value and
-each cell's observed flag, and its loss scores only observed cells. The
+A continuous, binary or categorical modality may have missing cells: NaN
+(or None, for categories) inside a row that is otherwise observed (a lab
+value not measured, a sensor dropout). The autoencoder learns around them:
+its encoders read a fill value (and each cell's observed flag), and its
+loss scores only observed cells. The
 code of a sample is then made from all it has, in every modality, and the
 read-out reconstructs every cell from that code: what fills the missing
 ones. Observed cells are returned unchanged.
@@ -28,16 +29,17 @@ __all__ = ["MultimodalImputer", "impute"]
 
 
 def impute(estimator, X, n_draws=None, random_state=None):
-    """X with every NaN cell of its continuous and binary modalities filled by the model.
+    """X with every missing cell of its continuous, binary and categorical modalities filled.
 
     Parameters
     ----------
     estimator : MultimodalAutoencoder
         A fitted estimator.
     X : dict, SliceDict, DataFrame or array-like
-        Data in a form the estimator takes. NaN cells of continuous and
-        binary modalities are filled, rows entirely NaN (a modality the
-        sample lacks) included; every other value is returned as given.
+        Data in a form the estimator takes. The missing cells (NaN, or None
+        for categories) of continuous, binary and categorical modalities are
+        filled, rows entirely missing (a modality the sample lacks) included;
+        every other value is returned as given.
     n_draws : int or None, default=None
         None: one imputation, from each sample's code (the posterior mean).
         An int: that many imputations, each from codes drawn from each
@@ -49,10 +51,14 @@ def impute(estimator, X, n_draws=None, random_state=None):
     -------
     X_filled : same form as X, or a list of ``n_draws`` of them
         Filled values are in the modality's original units; a binary
-        modality gives the probabilities of its ``inverse`` setting.
+        modality gives the probabilities of its ``inverse`` setting, a
+        categorical one its most likely category.
 
     Examples
     --------
+    One cell of modality ``"a"`` is missing; it comes back filled, and
+    everything else as it was:
+
     >>> import numpy as np
     >>> from skmmae import MultimodalAutoencoder
     >>> from skmmae.imputation import impute
@@ -87,13 +93,13 @@ def _reconstructions(estimator, X, draw):
 
 
 def _fill_like(X, reconstructions):
-    """X, in its own form, with its NaN cells of ``reconstructions``' modalities replaced."""
+    """X, in its own form, with the missing cells of ``reconstructions``' modalities replaced."""
     if isinstance(X, pd.DataFrame) and isinstance(X.columns, pd.MultiIndex):
         filled = X.copy()
         for name, values in reconstructions.items():
             if name in X.columns.get_level_values(0):
                 columns = filled.columns.get_locs([name])
-                block = filled.iloc[:, columns].to_numpy(dtype=float)
+                block = filled.iloc[:, columns].to_numpy()
                 filled.iloc[:, columns] = _fill_array(block, values)
         return filled
     if isinstance(X, pd.DataFrame) or not hasattr(X, "keys"):  # one modality, "X"
@@ -115,26 +121,29 @@ def _fill_block(block, values):
 def _fill_array(block, values):
     block = np.asarray(block)
     values = np.asarray(values).reshape(block.shape).astype(block.dtype, copy=False)
-    return np.where(np.isnan(block), values, block)
+    return np.where(pd.isna(block), values, block)
 
 
 class MultimodalImputer(TransformerMixin, BaseEstimator):
     """Impute missing cells with a multimodal autoencoder, as an sklearn transformer.
 
     ``fit`` fits a clone of ``estimator`` on X, missing cells and all;
-    ``transform`` returns X in its own form with every NaN cell of its
-    continuous and binary modalities filled from the model (see
+    ``transform`` returns X in its own form with every missing cell of its
+    continuous, binary and categorical modalities filled from the model (see
     :func:`impute`), observed values unchanged.
 
     Parameters
     ----------
     estimator : MultimodalAutoencoder or None, default=None
-        The model to fit; None: ``MultimodalAutoencoder(encoding_dim=32,
-        input_dropout=0.3, random_state=random_state)``. With
-        ``input_dropout``, training hides observed cells at random as if they
-        were missing and scores their reconstruction, so the model learns to
-        fill cells in; on the shipped data sets this lowered the error on
-        hidden cells markedly (``benchmarks/README.md``).
+        The model to fit; None: one set for filling cells rather than for
+        its codes, ``MultimodalAutoencoder(encoding_dim=128,
+        input_dropout=0.3, noise_std=0.0, modality_dropout=0.0,
+        weight_decay=1e-4, readout="decoder", random_state=random_state)``.
+        Its ``input_dropout`` hides observed cells at random in training as
+        if they were missing and scores their reconstruction, so the model
+        learns to fill cells in; a wide code keeps the detail a cell needs.
+        The choice was measured on the shipped data sets
+        (``benchmarks/README.md``).
     sample_posterior : bool, default=False
         Fill from codes drawn from each sample's posterior instead of its
         mean, so that repeated ``transform`` calls give multiple
@@ -154,6 +163,8 @@ class MultimodalImputer(TransformerMixin, BaseEstimator):
 
     Examples
     --------
+    Ten samples lack one value of modality ``"b"``:
+
     >>> import numpy as np
     >>> from skmmae import MultimodalAutoencoder
     >>> from skmmae.imputation import MultimodalImputer
@@ -188,7 +199,15 @@ class MultimodalImputer(TransformerMixin, BaseEstimator):
 
         if self.estimator is None:
             seed = self.random_state if isinstance(self.random_state, int) else None
-            estimator = MultimodalAutoencoder(32, input_dropout=0.3, random_state=seed)
+            estimator = MultimodalAutoencoder(
+                128,
+                input_dropout=0.3,
+                noise_std=0.0,
+                modality_dropout=0.0,
+                weight_decay=1e-4,
+                readout="decoder",
+                random_state=seed,
+            )
         else:
             estimator = clone(self.estimator)
         self.estimator_ = estimator.fit(X)
@@ -198,7 +217,7 @@ class MultimodalImputer(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X):
-        """X with its NaN cells filled from the model.
+        """X with its missing cells filled from the model.
 
         Parameters
         ----------

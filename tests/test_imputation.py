@@ -10,7 +10,7 @@ from sklearn.pipeline import make_pipeline
 
 from skmmae import MultimodalAutoencoder, load
 from skmmae.imputation import MultimodalImputer, impute
-from skmmae.modalities import Binary, Continuous
+from skmmae.modalities import Binary, Categorical, Continuous
 
 
 def low_rank(n=300, seed=0):
@@ -98,6 +98,18 @@ def test_a_sample_code_depends_only_on_its_observed_cells():
     assert not np.allclose(ae.transform(row), ae.transform(without))
 
 
+def test_a_model_fitted_on_complete_data_reads_a_missing_cell_as_the_training_mean():
+    X = low_rank(80)
+    ae = MultimodalAutoencoder(2, hidden_dims=(8,), max_epochs=2, random_state=0).fit(X)
+    holed = {name: block.copy() for name, block in X.items()}
+    holed["a"][3, 2] = np.nan
+    at_mean = {name: block.copy() for name, block in X.items()}
+    at_mean["a"][3, 2] = ae.modalities_["a"].mean_[2]
+    np.testing.assert_allclose(ae.transform(holed), ae.transform(at_mean), rtol=0, atol=1e-6)
+    # Complete data skips the search for missing cells and gives the same codes.
+    np.testing.assert_allclose(ae.transform(X)[:3], ae.transform(holed)[:3], rtol=0, atol=1e-6)
+
+
 def test_encoder_reads_the_observed_flags_only_when_training_had_missing_cells():
     X = low_rank(60)
     hidden, _ = hide_cells(X, 0.2)
@@ -134,6 +146,45 @@ def test_binary_modality_with_missing_cells():
     observed = ~np.isnan(flags)
     assert np.array_equal(filled[observed], flags[observed])
     assert ((filled >= 0) & (filled <= 1)).all()
+
+
+def test_categorical_loss_is_the_mean_over_observed_columns():
+    m = Categorical().fit(np.array([["a", "x"], ["b", "y"], ["a", "y"]], dtype=object))
+    logits = torch.tensor([[2.0, 0.0, 1.0, 0.0], [0.0, 1.0, 0.0, 3.0]])
+    target = torch.tensor([[0, -1], [1, 1]])  # -1: a missing cell
+    ce = torch.nn.functional.cross_entropy
+    expected = torch.stack(
+        [
+            ce(logits[:1, :2], target[:1, 0])[None][0],
+            (ce(logits[1:, :2], target[1:, 0]) + ce(logits[1:, 2:], target[1:, 1])) / 2,
+        ]
+    )
+    assert torch.allclose(m.sample_loss(logits, target), expected)
+
+
+def test_categorical_cells_missing_as_none_are_learned_around_and_filled():
+    rng = np.random.default_rng(0)
+    z = rng.integers(0, 3, 150)
+    truth = np.stack(
+        [np.array(["red", "green", "blue"], dtype=object)[z], np.array(["s", "m", "l"], dtype=object)[z]],
+        axis=1,
+    )
+    cells = truth.copy()
+    cells[rng.random(cells.shape) < 0.2] = None
+    X = {"cat": cells, "x": rng.normal(size=(150, 3)) + z[:, None]}
+    ae = MultimodalAutoencoder(2, max_epochs=30, random_state=0).fit(X)
+    assert ae.modalities_["cat"].kind == "categorical"
+    assert [c.tolist() for c in ae.modalities_["cat"].categories_] == [
+        ["blue", "green", "red"],
+        ["l", "m", "s"],
+    ]
+    filled = impute(ae, X)["cat"]
+    missing = pd.isna(cells)
+    assert not pd.isna(filled).any()
+    assert (filled[~missing] == cells[~missing]).all()
+    # The other column and the continuous view tell the category: most
+    # missing cells are filled right.
+    assert (filled[missing] == truth[missing]).mean() > 0.8
 
 
 def test_saved_model_keeps_its_missing_cell_encoders(tmp_path):
@@ -258,4 +309,6 @@ def test_imputer_sampling_the_posterior_gives_different_draws():
 def test_default_imputer_hides_cells_in_training_to_learn_to_fill_them():
     hidden, _ = hide_cells(low_rank(60), 0.2)
     estimator = MultimodalImputer(random_state=0).fit(hidden).estimator_
-    assert (estimator.encoding_dim, estimator.input_dropout, estimator.random_state) == (32, 0.3, 0)
+    settings = ("encoding_dim", "input_dropout", "noise_std", "modality_dropout", "readout")
+    assert [estimator.get_params()[name] for name in settings] == [128, 0.3, 0.0, 0.0, "decoder"]
+    assert estimator.random_state == 0 and estimator.weight_decay == 1e-4

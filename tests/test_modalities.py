@@ -186,9 +186,13 @@ def test_categorical_rejects_unseen_categories():
         m.validate(np.array([["a"], ["z"]]), "Modality 'c'")
 
 
-def test_categorical_rejects_missing_values():
-    with pytest.raises(ValueError, match=r"Modality 'c' contains missing values"):
-        Categorical().fit(np.array([["a"], [None]], dtype=object), "Modality 'c'")
+def test_categorical_missing_cells_are_index_minus_one():
+    # None or NaN is a missing cell (skmmae.imputation), not a category.
+    values = np.array([["a", "x"], [None, "y"], ["b", np.nan]], dtype=object)
+    m = Categorical().fit(values, "Modality 'c'")
+    assert [c.tolist() for c in m.categories_] == [["a", "b"], ["x", "y"]]
+    assert m.missing_cells_
+    assert m.validate(values, "Modality 'c'").tolist() == [[0, 0], [-1, 1], [1, -1]]
 
 
 def test_categorical_onehot_input_round_trips():

@@ -19,6 +19,7 @@ import copy
 import math
 
 import numpy as np
+import pandas as pd
 import torch
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
@@ -112,7 +113,9 @@ class Modality(BaseEstimator):
     #: through validation and scaling, scores only observed cells in
     #: ``sample_loss``, and its encoder reads ``missing_fill`` in their place.
     accepts_missing_cells = False
-    #: What an encoder reads in place of a missing cell, in model units.
+    #: What an encoder reads in place of a missing cell, in model units; None
+    #: for a kind whose model values mark missing cells themselves (category
+    #: index -1).
     missing_fill = 0.0
 
     def __init__(self, *, encoder=None, decoder=None):
@@ -203,7 +206,7 @@ class Modality(BaseEstimator):
 
     # -- model parts ------------------------------------------------------------
 
-    def encoder_reads_mask(self):
+    def encoder_reads_flags(self):
         """Whether the encoder reads each cell's observed flag beside the values.
 
         For a kind that accepts missing cells, fitted on data that had some,
@@ -212,13 +215,14 @@ class Modality(BaseEstimator):
         """
         return (
             self.accepts_missing_cells
+            and self.missing_fill is not None
             and self.encoder is None
             and getattr(self, "missing_cells_", False)
         )
 
     def encoder_input_width(self):
-        """Number of values the default encoder reads per sample (the mask's included)."""
-        return self.n_features_ * (2 if self.encoder_reads_mask() else 1)
+        """Number of values the default encoder reads per sample, observed flags included."""
+        return self.n_features_ * (2 if self.encoder_reads_flags() else 1)
 
     def build_encoder(self, hidden_dims):
         """Return ``(encoder, out_features)``: the encoder and its output width.
@@ -363,7 +367,7 @@ def check_observed_features(values, label):
     A feature never observed in training has no mean, scale or anything to
     learn from.
     """
-    missing = np.isnan(values)
+    missing = pd.isna(values)
     if not missing.any():
         return False
     never = missing.all(axis=0)

@@ -36,8 +36,10 @@ class OneHot(nn.Module):
         self.width = int(sum(n_categories))
 
     def forward(self, x):
+        # A missing cell (index -1) is a column of zeros: no category.
+        observed = x >= 0
         out = torch.zeros(len(x), self.width, device=x.device)
-        return out.scatter_(1, x + self.offsets, 1.0)
+        return out.scatter_(1, x.clamp_min(0) + self.offsets, observed.to(out.dtype))
 
 
 class Categorical(Modality):
@@ -85,6 +87,9 @@ class Categorical(Modality):
     """
 
     kind = "categorical"
+    accepts_missing_cells = True
+    #: A missing cell is index -1, read as a one-hot column of zeros.
+    missing_fill = None
 
     def __init__(self, input="codes", *, encoder=None, decoder=None):
         super().__init__(encoder=encoder, decoder=decoder)
@@ -124,14 +129,18 @@ class Categorical(Modality):
             self.categories_ = [np.arange(X.shape[1])]
             self.input_shape_, self.n_features_ = (1,), 1
         else:
-            self.categories_ = [np.unique(column) for column in X.T]
+            self.categories_ = [np.unique(column[~pd.isna(column)]) for column in X.T]
 
     def _indices(self, values, label):
         indices = np.empty(values.shape, dtype=np.int64)
         for j, categories in enumerate(self.categories_):
             column = values[:, j]
-            found = np.searchsorted(categories, column).clip(max=len(categories) - 1)
-            known = categories[found] == column
+            missing = pd.isna(column)
+            # Missing cells look up a stand-in category, then become index -1.
+            looked_up = np.where(missing, categories[0], column)
+            found = np.searchsorted(categories, looked_up).clip(max=len(categories) - 1)
+            known = (categories[found] == looked_up) | missing
+            found[missing] = -1
             if not known.all():
                 check_values(
                     False,
@@ -160,12 +169,15 @@ class Categorical(Modality):
         return (sum(self._n_categories()),)
 
     def sample_loss(self, output, target):
-        """Mean over columns of each column's cross-entropy, per sample."""
+        """Mean over each sample's observed columns of their cross-entropy."""
         groups = torch.split(output, self._n_categories(), dim=1)
         losses = [
-            F.cross_entropy(group, target[:, j], reduction="none") for j, group in enumerate(groups)
+            F.cross_entropy(group, target[:, j].clamp_min(0), reduction="none")
+            for j, group in enumerate(groups)
         ]
-        return torch.stack(losses, dim=1).mean(dim=1)
+        observed = target >= 0
+        total = torch.where(observed, torch.stack(losses, dim=1), 0.0).sum(dim=1)
+        return total / observed.sum(dim=1).clamp_min(1)
 
     def _n_categories(self):
         return [len(categories) for categories in self.categories_]
@@ -188,9 +200,10 @@ def _read_codes(X, label):
     if values.ndim != 2:
         raise ValueError(f"{label} must be a 2-D array of category values; got shape {values.shape}.")
     if values.dtype.kind == "f":
-        check_finite(values, label)
+        check_finite(values, label, allow_nan=True)  # NaN: a missing cell
     elif values.dtype.kind == "O":
-        if any(v is None or (isinstance(v, float) and np.isnan(v)) for v in values.ravel()):
-            raise ValueError(f"{label} contains missing values (None or NaN); categories must be given.")
-        values = values.astype(str)
+        # None and NaN are missing cells; every other value becomes a str.
+        missing = pd.isna(values)
+        values = values.astype(str).astype(object)
+        values[missing] = None
     return values

@@ -117,4 +117,7 @@ def infer_modality(block, label):
 
 
 def _all_strings(block):
-    return all(isinstance(value, str) for value in np.asarray(block).ravel())
+    """Whether every value is a str or missing (None or NaN: missing cells), some a str."""
+    values = np.asarray(block).ravel()
+    missing = pd.isna(values)
+    return not missing.all() and all(isinstance(v, str) for v in values[~missing])
