@@ -21,7 +21,8 @@ from ._config import PARAMETER_CONSTRAINTS, resolve_config
 from ._fitting import fit_estimator, restored_on_error
 from ._inference import NonFiniteOutput
 from ._threads import on_thread_budget, thread_budget
-from ._validation import check_code, restore_layout, restore_modality
+from ._output_forms import restore_layout, restore_modality
+from ._validation import check_code
 
 __all__ = ["MultimodalAutoencoder"]
 

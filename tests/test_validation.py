@@ -18,7 +18,8 @@ from sklearn.exceptions import NotFittedError
 
 from skmmae import MultimodalAutoencoder
 from skmmae._inference import decode, encode
-from skmmae._validation import restore_layout, split_modalities
+from skmmae._output_forms import restore_layout
+from skmmae._validation import split_modalities
 from skmmae.modalities import Continuous
 from skmmae.options import EarlyStop
 

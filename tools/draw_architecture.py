@@ -13,6 +13,7 @@ LAYERS = [
         ("autoencoder.py", "MultimodalAutoencoder: fit / transform / predict"),
         ("persistence.py", "save / load, no pickle"),
         ("export.py", "ONNX"),
+        ("imputation.py", "missing cells filled"),
     ]),
     ("parameters and post-fit components", [
         ("options.py", "option objects"),
@@ -40,6 +41,7 @@ LAYERS = [
     ]),
     ("data forms and values", [
         ("_validation.py", "input forms"),
+        ("_output_forms.py", "forms given back"),
         ("_values.py", "value checks"),
         ("datasets/", "shipped data"),
     ]),
