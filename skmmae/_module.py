@@ -234,11 +234,11 @@ class MultimodalAutoencoderModule(nn.Module):
         finally:
             self._complete_inputs = previous
 
-    def _may_miss_cells(self, with_flags):
+    def _may_miss_cells(self):
+        """Whether inputs without observed flags may hold NaN in this pass."""
         if self.training:
-            # Training data has NaN where training had missing cells (the
-            # encoders with flags), or where input dropout hides cells.
-            return with_flags or self.input_dropout > 0
+            # Training data has no NaN there but where input dropout hides cells.
+            return self.input_dropout > 0
         return not self._complete_inputs
 
     def features(self, scaled):
@@ -251,7 +251,9 @@ class MultimodalAutoencoderModule(nn.Module):
         features = {}
         for name, x in scaled.items():
             fill, with_flags = self.cell_inputs.get(name, (None, False))
-            if with_flags or (fill is not None and self._may_miss_cells(with_flags)):
+            # An encoder with flags always reads them; one without looks for
+            # NaN only where there may be some.
+            if with_flags or (fill is not None and self._may_miss_cells()):
                 observed = ~torch.isnan(x)
                 x = torch.where(observed, x, fill)
                 if with_flags:

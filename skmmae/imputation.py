@@ -22,8 +22,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import _fitted_input, _inference
 from ._threads import thread_budget
-from ._validation import split_modalities
-from .options import Speed
+from ._validation import ARRAY_MODALITY
+from .options import Speed, Variational
 
 __all__ = ["MultimodalImputer", "impute"]
 
@@ -72,23 +72,22 @@ def impute(estimator, X, n_draws=None, random_state=None):
     """
     with thread_budget(Speed.from_value(estimator.speed).n_threads):
         if n_draws is None:
-            return _fill_like(X, _reconstructions(estimator, X, draw=None))
+            return _fill_like(X, _reconstructions(estimator, estimator.transform(X)))
         _fitted_input.check_variational(estimator, "impute(..., n_draws=...)")
         rng = check_random_state(random_state)
-        return [_fill_like(X, _reconstructions(estimator, X, draw=rng)) for _ in range(n_draws)]
-
-
-def _reconstructions(estimator, X, draw):
-    """Per modality that can have missing cells, its reconstruction of X in original units."""
-    names = [
-        name for name, m in estimator.modalities_.items() if m.accepts_missing_cells
-    ]
-    if draw is None:
-        codes = estimator.transform(X)
-    else:
+        # X is checked and encoded once; each draw only samples and decodes.
         mean, std = estimator.transform(X, return_std=True)
-        codes = (mean + std * draw.standard_normal(mean.shape)).astype(np.float32)
-    decoded = _inference.decode(estimator.net_, codes, estimator._reconstruct)
+        draws = (mean + std * rng.standard_normal(mean.shape) for _ in range(n_draws))
+        return [_fill_like(X, _reconstructions(estimator, z.astype(np.float32))) for z in draws]
+
+
+def _reconstructions(estimator, codes):
+    """Each modality that can have missing cells, read back from ``codes`` in original units."""
+    names = [name for name, m in estimator.modalities_.items() if m.accepts_missing_cells]
+    module, readout = estimator.net_.module_, estimator.readout_
+    decoded = _inference.decode(
+        estimator.net_, codes, lambda code: readout.reconstruct(module, code, names)
+    )
     return {name: estimator.modalities_[name].restore(decoded[name]) for name in names}
 
 
@@ -102,9 +101,9 @@ def _fill_like(X, reconstructions):
                 block = filled.iloc[:, columns].to_numpy()
                 filled.iloc[:, columns] = _fill_array(block, values)
         return filled
-    if isinstance(X, pd.DataFrame) or not hasattr(X, "keys"):  # one modality, "X"
-        (name,) = split_modalities(X)[0]
-        return _fill_block(X, reconstructions[name]) if name in reconstructions else X
+    if isinstance(X, pd.DataFrame) or not hasattr(X, "keys"):  # one modality
+        values = reconstructions.get(ARRAY_MODALITY)
+        return X if values is None else _fill_block(X, values)
     filled = type(X)(**X)  # a dict, or a SliceDict
     for name, values in reconstructions.items():
         if name in X:
@@ -210,9 +209,13 @@ class MultimodalImputer(TransformerMixin, BaseEstimator):
             )
         else:
             estimator = clone(self.estimator)
+        if self.sample_posterior and Variational.from_value(estimator.variational) is None:
+            # Refused before a fit that could not serve.
+            raise ValueError(
+                "MultimodalImputer(sample_posterior=True) needs a variational model; this "
+                f"{type(estimator).__name__} has variational=False."
+            )
         self.estimator_ = estimator.fit(X)
-        if self.sample_posterior:
-            _fitted_input.check_variational(self.estimator_, "MultimodalImputer(sample_posterior=True)")
         self._rng = check_random_state(self.random_state)
         return self
 

@@ -118,17 +118,18 @@ class TrainingData:
         return _ScaledTargets(self, names, rows)
 
 
-def _filled(module, batch, targets):
+def _filled(module, code, targets):
     """``targets`` with their missing (NaN) cells filled by the decoders' reconstruction.
 
     A regression learns from every cell: an unobserved one is what the
-    trained model itself imputes there.
+    trained model itself imputes there, from the rows' ``code`` (a callable,
+    so that complete data never reads it).
     """
     missing = {name: torch.isnan(t) for name, t in targets.items() if t.is_floating_point()}
     missing = {name: mask for name, mask in missing.items() if mask.any()}
     if not missing:
         return targets
-    reconstructions = module.decode(module.encode(**batch), list(missing))
+    reconstructions = module.decode(code(), list(missing))
     return {
         name: torch.where(missing[name], reconstructions[name].float(), t) if name in missing else t
         for name, t in targets.items()
@@ -145,7 +146,10 @@ class _ScaledTargets:
             for batch in self.training:
                 size = len(batch[self.names[0]])
                 scaled = {name: module.scalers[name](batch[name]) for name in self.names}
-                chunk = _filled(module, batch, scaled)
+                device = scaled[self.names[0]].device
+                # The training codes, computed once for every read-out.
+                span = slice(start, start + size)
+                chunk = _filled(module, lambda: self.training.code[span].to(device), scaled)
                 if self.rows is not None:
                     keep = self.rows[start : start + size]
                     chunk = {name: target[keep] for name, target in chunk.items()}

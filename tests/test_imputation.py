@@ -120,6 +120,19 @@ def test_encoder_reads_the_observed_flags_only_when_training_had_missing_cells()
     assert complete.encoders["a"][0].in_features == 8
 
 
+def test_input_dropout_hides_cells_as_missing_in_training():
+    # Hidden cells become NaN, read as missing (fill and flag 0), not zeros
+    # with the others rescaled as dropout would.
+    hidden, _ = hide_cells(low_rank(60), 0.2)
+    ae = MultimodalAutoencoder(2, hidden_dims=(8,), input_dropout=0.5, noise_std=0.0,
+                               max_epochs=1, random_state=0).fit(hidden)
+    module = ae.net_.module_.train()
+    torch.manual_seed(0)
+    corrupted = module._corrupt({"a": torch.ones(400, 8)})["a"]
+    assert 0.4 < corrupted.isnan().float().mean() < 0.6
+    assert (corrupted[~corrupted.isnan()] == 1).all()
+
+
 def test_a_feature_never_observed_is_refused_by_name():
     X = low_rank(40)
     X["b"][:, 3] = np.nan
