@@ -14,12 +14,13 @@ from skorch.callbacks import EarlyStopping, ProgressBar
 
 from ._averaging import WeightAverage
 from ._cuda_graphs import CudaGraphs
-from ._data import TensorValidSplit
+from ._data import TensorBatchIterator, TensorValidSplit
 from ._loss_terms import LossTerms
 from ._module import MultimodalAutoencoderModule
 from ._loss import ReconstructionLoss
 from ._net import KLWarmup, MultimodalNet
 from ._progress import EpochProgress
+from .privacy import PoissonBatchIterator, PrivateSGD
 
 __all__ = ["build_net"]
 
@@ -27,6 +28,9 @@ __all__ = ["build_net"]
 def build_net(estimator, config, modalities, seed):
     """The (uninitialized) net for ``estimator``'s parameters and fitted ``modalities``."""
     variational, dropout, cross = config.variational, config.modality_dropout, config.cross_weight
+    private = config.privacy is not None
+    # Private training: Poisson batches, and a model and loss whose
+    # per-sample gradients each involve one sample (see skmmae.privacy).
     return MultimodalNet(
         MultimodalAutoencoderModule,
         ReconstructionLoss,
@@ -41,8 +45,10 @@ def build_net(estimator, config, modalities, seed):
         module__subset_weight=dropout.subset_weight,
         module__cross_weight=cross.weight,
         module__own_cross_decoders=cross.decoders == "own",
+        module__decode_together=not private,
         criterion__modalities=modalities,
         criterion__beta=1.0 if variational is None else variational.beta,
+        criterion__mean_over="batch" if private else "present",
         optimizer=config.optimizer,
         optimizer__weight_decay=estimator.weight_decay,
         **{f"optimizer__{key}": value for key, value in config.optimizer_kwargs.items()},
@@ -57,12 +63,17 @@ def build_net(estimator, config, modalities, seed):
         device=config.device,
         # skorch's table of losses per epoch at verbose=1 only; above, bars.
         verbose=int(estimator.verbose == 1),
+        iterator_train=PoissonBatchIterator if private else TensorBatchIterator,
     )
 
 
 def _callbacks(estimator, config):
     # First: no other callback may act on a diverged loss or model.
     callbacks = [("loss_terms", LossTerms())]
+    if config.privacy is not None:
+        # Before any callback that holds the model's parameters from the
+        # start of training: it may replace layers (GRUs) with Opacus's.
+        callbacks.append(("privacy", PrivateSGD(config.privacy)))
     callbacks += copy.deepcopy(list(estimator.callbacks or []))
     if config.kl_warmup:
         variational = config.variational

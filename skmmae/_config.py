@@ -19,6 +19,7 @@ from ._compat import Interval, InvalidParameterError, StrOptions
 from ._fitting import check_weight_values
 from .options import CrossModal, EarlyStop, HiddenLayers, ModalityDropout, Speed, Variational
 from .fusion import FUSIONS
+from .privacy import DifferentialPrivacy
 from .readout import DecoderReadout, KernelReadout
 from .refine import CodeRefinement
 
@@ -52,6 +53,7 @@ PARAMETER_CONSTRAINTS = {
     "callbacks": [list, None],
     "early_stopping": ["boolean", EarlyStop],
     "speed": [Speed, None],
+    "privacy": [DifferentialPrivacy, None],
     "verbose": ["verbose"],
     "random_state": ["random_state"],
 }
@@ -64,6 +66,7 @@ _OPTIONS = {
     "cross_weight": CrossModal,
     "early_stopping": EarlyStop,
     "speed": Speed,
+    "privacy": DifferentialPrivacy,
 }
 
 
@@ -71,7 +74,7 @@ _OPTIONS = {
 class Config:
     """Everything ``fit`` needs to know about the parameters, resolved.
 
-    ``variational`` and ``early_stopping`` are None when off; the other
+    ``variational``, ``early_stopping`` and ``privacy`` are None when off; the other
     options are always objects. ``optimizer_kwargs`` holds the fused and
     capturable flags the speed options asked for; ``cuda_graphs`` whether
     the training step is captured.
@@ -83,6 +86,7 @@ class Config:
     cross_weight: CrossModal
     early_stopping: EarlyStop
     speed: Speed
+    privacy: DifferentialPrivacy
     readout: DecoderReadout
     device: torch.device
     optimizer: type
@@ -125,8 +129,43 @@ def resolve_config(estimator):
         **options, readout=readout, device=device, optimizer=optimizer,
         optimizer_kwargs={}, cuda_graphs=False,
     )
+    if config.privacy is not None:
+        _check_private(estimator, config, owner)
     _resolve_speed(config, estimator)
     return config
+
+
+def _check_private(estimator, config, owner):
+    """Refuse the settings that would learn from the data outside DP-SGD, or break it."""
+    refused = {
+        "readout": (
+            type(config.readout) is not DecoderReadout,
+            "a read-out other than the decoders fits on the training codes outside DP-SGD; "
+            "use readout='decoder'",
+        ),
+        "refine": (
+            estimator.refine is not None,
+            "code refinement reads the spread of the training codes; use refine=None",
+        ),
+        "modality_weights": (
+            estimator.modality_weights == "balanced",
+            "'balanced' weights are computed from the data's initial losses; give the "
+            "weights as a dict, or None",
+        ),
+        "early_stopping": (
+            config.early_stopping is not None,
+            "early stopping picks the epoch on a validation split outside DP-SGD; use "
+            "early_stopping=False",
+        ),
+        "speed": (
+            config.speed.cuda_graphs is True,
+            "CUDA graphs replay fixed batch shapes, which Poisson sampling does not have; "
+            "use Speed(cuda_graphs=False) or 'auto'",
+        ),
+    }
+    for parameter, (is_refused, why) in refused.items():
+        if is_refused:
+            raise ValueError(f"{owner}(privacy=DifferentialPrivacy(...)) refuses this {parameter!r}: {why}.")
 
 
 def _readout(readout):
@@ -208,7 +247,8 @@ def _resolve_speed(config, estimator):
     if graphs == "auto":
         # A KL warm-up changes beta between epochs, which a graph would freeze.
         safe = all(graph_safe(entry) for entry in estimator.callbacks or [])
-        graphs = on_cuda and builtin_adam and safe and not config.kl_warmup
+        # Poisson sampling (private training) gives batches of varying size.
+        graphs = on_cuda and builtin_adam and safe and not config.kl_warmup and config.privacy is None
     if graphs and not on_cuda:
         raise ValueError(
             f"Speed(cuda_graphs=True) needs a CUDA device; the device is {device}. "

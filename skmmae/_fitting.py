@@ -24,6 +24,7 @@ from ._module import PRESENT_SUFFIX
 from ._validation import check_some_modality, extract_presence, split_modalities
 from ._values import take_rows
 from .modalities import infer_modality, make_modality
+from .privacy import check_kinds_named, keep_schema_only, quiet_training, restore_torch_layers
 from .readout import TrainingData
 
 __all__ = [
@@ -192,7 +193,12 @@ def fit_estimator(estimator, X, config):
     check_reserved_names(data)
     data, present = extract_presence(data, estimator._layout, fitting=True)
     check_some_modality(present, data, data, n_rows(data))
+    private = config.privacy is not None
+    if private:
+        check_kinds_named(estimator, data)
     estimator.modalities_, data = fit_modalities(estimator, data, present)
+    if private:
+        keep_schema_only(estimator.modalities_)
     data = with_presence(data, present)
     if estimator._layout.kind not in ("array", "frame") and hasattr(estimator, "feature_names_in_"):
         del estimator.feature_names_in_  # a refit on dict input keeps no names of an array fit
@@ -211,9 +217,20 @@ def fit_estimator(estimator, X, config):
         # One copy on the device serves training and the post-fit steps.
         dataset = estimator.net_.get_dataset(data)
         # partial_fit trains the initialized net (fit would rebuild it).
-        estimator.net_.partial_fit(dataset)
-    training = TrainingData(estimator.net_, dataset, estimator.modalities_)
-    estimator.readout_, estimator.code_scale_ = fit_post_steps(estimator, config.readout, training, seed)
+        with quiet_training() if private else contextlib.nullcontext():
+            estimator.net_.partial_fit(dataset)
+        if private:
+            restore_torch_layers(estimator.net_)
+    if private:
+        # Nothing more is learned from the training data: the decoders
+        # read codes out, and no spread of the training codes is kept.
+        estimator.readout_, estimator.code_scale_ = clone(config.readout), None
+        estimator.privacy_spent_ = dict(estimator.net_.callbacks_)["privacy"].spent()
+    else:
+        training = TrainingData(estimator.net_, dataset, estimator.modalities_)
+        estimator.readout_, estimator.code_scale_ = fit_post_steps(estimator, config.readout, training, seed)
+        if hasattr(estimator, "privacy_spent_"):
+            del estimator.privacy_spent_
     warn_if_interrupted(estimator)
 
 

@@ -33,15 +33,22 @@ class ReconstructionLoss(nn.Module):
         Weight of the KL divergence of the code from N(0, I) (variational
         mode only), averaged over code dimensions and samples. A callback
         may change it during training (KL warm-up).
+    mean_over : {"present", "batch"}, default="present"
+        Divide each modality's summed loss by the number of samples that
+        have it, or by the batch's size. With ``"batch"`` the loss is a
+        plain mean of per-sample losses, in which no sample's weight depends
+        on the others, as per-sample gradient clipping (private training)
+        needs.
     """
 
-    def __init__(self, modalities, weights=None, beta=1.0):
+    def __init__(self, modalities, weights=None, beta=1.0, mean_over="present"):
         super().__init__()
         self.modalities = dict(modalities)
         weights = weights or {name: 1.0 for name in self.modalities}
         total = sum(weights.values())
         self.weights = {name: weights[name] / total for name in self.modalities}
         self.beta = beta
+        self.mean_over = mean_over
         # The loss terms summed over this epoch's samples, per mode (training
         # or not), on the device (see _watch).
         self._term_sums = {}
@@ -79,10 +86,11 @@ class ReconstructionLoss(nn.Module):
 
     def per_modality(self, output):
         """Each given modality's mean loss over the samples that have it."""
-        return {
-            name: total / count.clamp_min(1.0)
-            for name, (total, count) in self.loss_sums(output).items()
-        }
+        sums = self.loss_sums(output)
+        if self.mean_over == "batch":
+            n_samples = max(len(output.code), 1)
+            return {name: total / n_samples for name, (total, _) in sums.items()}
+        return {name: total / count.clamp_min(1.0) for name, (total, count) in sums.items()}
 
     def kl_sum(self, output):
         """KL divergence from N(0, I), averaged over code dimensions, summed over samples.
@@ -122,7 +130,7 @@ class ReconstructionLoss(nn.Module):
     def forward(self, output):
         kl = self.kl_sum(output)
         losses = self.per_modality(output)
-        kl = None if kl is None else kl / len(output.code)
+        kl = None if kl is None else kl / max(len(output.code), 1)  # Poisson batches may be empty
         self._watch(losses, kl, len(output.code))
         return self.combine(losses, kl)
 

@@ -160,6 +160,11 @@ class MultimodalAutoencoderModule(nn.Module):
         then uses; the reconstruction decoders learn from the codes of all
         (or the visible) modalities alone. False: the cross-modal term
         trains the reconstruction decoders too. Only with ``cross_weight``.
+    decode_together : bool, default=True
+        Decode the full and the subset codes in one pass of the decoders
+        (one batch of twice the rows). False decodes each in its own pass,
+        so that every layer sees one row per sample, as per-sample
+        gradients (private training) need.
     """
 
     def __init__(
@@ -175,6 +180,7 @@ class MultimodalAutoencoderModule(nn.Module):
         subset_weight=1.0,
         cross_weight=0.0,
         own_cross_decoders=False,
+        decode_together=True,
     ):
         super().__init__()
         if not isinstance(hidden_dims, LayerSpec):
@@ -213,6 +219,7 @@ class MultimodalAutoencoderModule(nn.Module):
         self.modality_dropout = modality_dropout
         self.noise_std = noise_std
         self.input_dropout = input_dropout
+        self.decode_together = decode_together
         self.subset_weight = subset_weight
         self.cross_weight = cross_weight
         self._complete_inputs = False
@@ -367,7 +374,7 @@ class MultimodalAutoencoderModule(nn.Module):
         computation row by row, since the decoders treat rows independently
         (dropout draws one mask value per element either way).
         """
-        if len(weighted_codes) < 2:  # none (the cross term alone) or one
+        if len(weighted_codes) < 2 or not self.decode_together:
             return [(self.decode(code), weight) for code, weight in weighted_codes]
         sizes = [len(code) for code, _ in weighted_codes]
         decoded = self.decode(torch.cat([code for code, _ in weighted_codes]))

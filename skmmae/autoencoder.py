@@ -117,6 +117,9 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
     speed : Speed or None, default=None
         Fused optimizer, CUDA graphs, bfloat16 and CPU threads
         (:class:`~skmmae.options.Speed`); None takes its defaults.
+    privacy : DifferentialPrivacy or None, default=None
+        Train with DP-SGD to a differential-privacy budget
+        (:class:`~skmmae.privacy.DifferentialPrivacy`, :doc:`/privacy`).
     verbose : int, default=0
         0 trains silently; 1 prints skorch's table of losses per epoch; 2
         shows a progress bar over the epochs with the latest losses
@@ -136,8 +139,12 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         Each modality's weight in the training loss (summing to one).
     readout_ : DecoderReadout
         The fitted read-out (see ``readout``).
-    code_scale_ : float
+    code_scale_ : float or None
         The training codes' mean standard deviation: the unit of ``refine``.
+        None after a private fit.
+    privacy_spent_ : tuple of (float, float)
+        ``(epsilon, delta)`` that the training spent; only after a private
+        fit.
     n_features_in_ : int
         Total number of features over all modalities.
     feature_names_in_ : ndarray of shape (``n_features_in_``,)
@@ -189,6 +196,7 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         callbacks=None,
         early_stopping=False,
         speed=None,
+        privacy=None,
         verbose=0,
         random_state=None,
     ):
@@ -214,6 +222,7 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         self.callbacks = callbacks
         self.early_stopping = early_stopping
         self.speed = speed
+        self.privacy = privacy
         self.verbose = verbose
         self.random_state = random_state
 

@@ -203,9 +203,7 @@ class ConcatFusion(_Fusion):
         super().__init__(in_features, encoding_dim, variational)
         # In the order of ``names`` (a list, since any string is a modality
         # name and torch refuses some as parameter names).
-        self.placeholders = nn.ParameterList(
-            [nn.Parameter(torch.zeros(width)) for width in in_features.values()]
-        )
+        self.placeholders = nn.ModuleList([Placeholder(width) for width in in_features.values()])
         outputs = 2 if variational else 1
         self.project = nn.Linear(sum(in_features.values()), outputs * encoding_dim)
 
@@ -214,18 +212,39 @@ class ConcatFusion(_Fusion):
         like = next(iter(features.values()))
         parts = []
         for name, placeholder in zip(self.names, self.placeholders):
-            placeholder = placeholder.to(like.dtype).expand(len(like), -1)
             if name not in features:
-                parts.append(placeholder)
+                parts.append(placeholder(like.new_zeros(len(like), 1)))
             elif name in present:
                 keep = present[name].to(like.dtype)[:, None]
-                parts.append(keep * features[name] + (1 - keep) * placeholder)
+                parts.append(keep * features[name] + placeholder(keep))
             else:
                 parts.append(features[name])
         stats = self.project(torch.cat(parts, dim=1))
         if not self.variational:
             return Posterior(stats)
         return Posterior(*_split(stats, self.encoding_dim))
+
+
+class Placeholder(nn.Module):
+    """A learned vector standing in for a missing modality's features.
+
+    ``forward(keep)`` returns ``(1 - keep) * weight``: the vector where
+    ``keep`` (a ``(n, 1)`` float 0/1 mask) is 0, zeros where it is 1. A
+    layer of its own, so that private training can give it per-sample
+    gradients (:mod:`skmmae.privacy`).
+
+    Parameters
+    ----------
+    width : int
+        The width of the features it stands in for.
+    """
+
+    def __init__(self, width):
+        super().__init__()
+        self.weight = nn.Parameter(torch.zeros(width))
+
+    def forward(self, keep):
+        return (1 - keep) * self.weight.to(keep.dtype)
 
 
 @fill_doc

@@ -304,6 +304,18 @@ class Modality(BaseEstimator):
     def _fit(self, X):
         """Learn kind-specific statistics from checked training values."""
 
+    def _statistics_from_values(self):
+        """What the fit learns from the values, not the shape, that the model uses.
+
+        One line per statistic, each saying how to give it publicly
+        instead; private training refuses a modality with any.
+        """
+        return []
+
+    #: Fitted attributes learned from the values only to be reported;
+    #: private training removes them.
+    _reported_statistics = ()
+
     def _model_values(self, values, label):
         """Checked values -> what the model reads, once fitted (default: as is)."""
         return values

@@ -87,6 +87,8 @@ class Binary(Modality):
         )
         return values
 
+    _reported_statistics = ("frequency_",)
+
     def _fit(self, X):
         self.frequency_ = np.nanmean(X, axis=0, dtype=np.float64)
 

@@ -131,6 +131,14 @@ class Categorical(Modality):
         else:
             self.categories_ = [np.unique(column[~pd.isna(column)]) for column in X.T]
 
+    def _statistics_from_values(self):
+        if self.input == "onehot":
+            return []
+        return [
+            "the categories seen (input='codes'): give one-hot columns over the public "
+            "categories and pass Categorical(input='onehot')"
+        ]
+
     def _indices(self, values, label):
         indices = np.empty(values.shape, dtype=np.int64)
         for j, categories in enumerate(self.categories_):

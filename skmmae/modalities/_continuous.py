@@ -108,6 +108,14 @@ class Continuous(Modality):
             self.mean_ = np.zeros(self.n_features_)
             self.scale_ = np.ones(self.n_features_)
 
+    def _statistics_from_values(self):
+        if not self.standardize:
+            return []
+        return [
+            "per-feature means and standard deviations (standardize=True): standardize "
+            "with public statistics and pass Continuous(standardize=False)"
+        ]
+
     def build_scaler(self):
         """Return a ``Standardize`` module for the fitted statistics."""
         return Standardize(self.mean_, self.scale_)

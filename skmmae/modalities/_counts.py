@@ -255,6 +255,13 @@ class Counts(Modality):
         self.scale_ = positive_scale(self.mean_, scale)
         self.rate_ = (total if transform is None else _column_sums(X, None)[0]) / n
 
+    def _statistics_from_values(self):
+        return [
+            "per-feature means and standard deviations of the (log) counts, and mean "
+            "counts, which Counts always learns: scale the counts with public statistics "
+            "and pass Continuous(standardize=False)"
+        ]
+
     # -- model parts --------------------------------------------------------------
 
     def build_scaler(self):

@@ -55,6 +55,15 @@ class PixelModality(ConvModality):
             _check_unit_interval(values, label, self.kind)
         return values
 
+    def _statistics_from_values(self):
+        if self.pixel_loss == "bce":
+            return []
+        learned = {
+            "auto": "the pixel loss, chosen from the range of the values (pixel_loss='auto')",
+            "mse": "per-value means and standard deviations (pixel_loss='mse')",
+        }[self.pixel_loss]
+        return [f"{learned}: scale the values to [0, 1] with public bounds and pass pixel_loss='bce'"]
+
     def _fit(self, X):
         self.loss_ = self.pixel_loss
         if self.pixel_loss == "auto":

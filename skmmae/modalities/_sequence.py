@@ -109,6 +109,22 @@ class SequenceEncoder(nn.Module):
         return torch.cat([forward_states[rows, end], backward_states[rows, end]], dim=1)
 
 
+class PositionTable(nn.Module):
+    """A learned embedding per position, added to ``x`` of shape ``(n, 1 or max_len, width)``.
+
+    A layer of its own, so that private training can give it per-sample
+    gradients (:mod:`skmmae.privacy`): each sample's gradient of the table
+    is the gradient of the layer's output for that sample.
+    """
+
+    def __init__(self, max_len, width):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(max_len, width) * 0.1)
+
+    def forward(self, x):
+        return x + self.weight
+
+
 class SequenceDecoder(nn.Module):
     """Code ``(n, encoding_dim)`` -> logits ``(n, max_len, vocab_size)``, in one pass.
 
@@ -124,14 +140,14 @@ class SequenceDecoder(nn.Module):
         super().__init__()
         self.head = head
         self.code_input = nn.Linear(encoding_dim, embedding_dim)
-        self.positions = nn.Parameter(torch.randn(max_len, embedding_dim) * 0.1)
+        self.positions = PositionTable(max_len, embedding_dim)
         self.gru = nn.GRU(embedding_dim, hidden_size, batch_first=True)
         self.logits = nn.Linear(hidden_size, vocab_size)
 
     def forward(self, code):
         # tanh keeps the initial state in the range of the GRU's own states.
         h0 = torch.tanh(self.head(code)).unsqueeze(0).contiguous()
-        inputs = self.positions + self.code_input(code)[:, None]
+        inputs = self.positions(self.code_input(code)[:, None])
         states, _ = self.gru(inputs, h0)
         return self.logits(states)
 
@@ -320,6 +336,11 @@ class Sequence(Modality):
             f"has token ids outside the vocabulary [0, {vocab_size})",
             lambda: outside,
         )
+
+    def _statistics_from_values(self):
+        if self.vocab_size is not None:
+            return []
+        return ["the vocabulary size, from the largest token id (vocab_size=None): pass vocab_size"]
 
     def _fit(self, X):
         self.max_len_ = self.input_shape_[0]

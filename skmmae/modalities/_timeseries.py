@@ -73,6 +73,13 @@ class TimeSeries(ConvModality):
     _spatial_ndim = 1
     _layout = "(n_samples, channels, time), or (n_samples, time) for one channel"
 
+    def _statistics_from_values(self):
+        return [
+            "per-channel means and standard deviations, which TimeSeries always learns: "
+            "standardize with public statistics, flatten each series and pass "
+            "Continuous(standardize=False)"
+        ]
+
     def _fit(self, X):
         # Per (channel, time step) statistics first, without copying the
         # block, then pooled over time: with equal counts per time step, the
