@@ -19,9 +19,10 @@ privacy alone). Reported, as in :mod:`bench_quality`: code accuracy
 features, pix predicted from the other five views, and fit seconds; the
 spent epsilon; and PCA on the concatenated views at the same code size.
 
-DP-PCA: no maintained Python package we know of offers one in a form to
-compare (diffprivlib's ``PCA`` is the candidate; it is not a dependency
-here), so it is not in the table.
+DP-PCA: the one maintained package that offers one, IBM's diffprivlib
+(0.6.6, ``diffprivlib.models.PCA``), fails to import with scikit-learn 1.9
+(``from sklearn.tree._tree import DOUBLE``: an ImportError in its forest
+module, which its package ``__init__`` imports), so it is not in the table.
 
 Usage::
 
@@ -87,7 +88,8 @@ def run_skmmae(views, dim, epsilon, seed, params):
 def summarize(runs):
     keys = ("accuracy", "recon", "pix_from_others", "seconds", "epsilon_spent")
     values = {k: np.array([r[k] for r in runs]) for k in keys}
-    return {k: (float(v.mean()), float(v.max() - v.min())) for k, v in values.items()}
+    # An infinite epsilon (no privacy) has no spread.
+    return {k: (float(v.mean()), float(np.ptp(v)) if np.isfinite(v).all() else 0.0) for k, v in values.items()}
 
 
 def main(argv=None):
@@ -113,6 +115,9 @@ def main(argv=None):
         everything[str(epsilon)] = runs
         rows.append(("skmmae", epsilon, summarize(runs)))
         print(f"  epsilon={epsilon}: {summarize(runs)}", flush=True)
+        if args.json:  # after each epsilon: a long run stopped early keeps what it measured
+            with open(args.json, "w") as handle:
+                json.dump(everything, handle, indent=1)
     print()
     print("| method | epsilon asked | epsilon spent | accuracy | recon MSE | pix from the others (MSE) | fit s |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
@@ -123,9 +128,6 @@ def main(argv=None):
               f"{stats['seconds'][0]:.1f} |")
     print(f"\n# mean ± half the range over {len(args.seeds)} seeds; "
           f"total {time.perf_counter() - start:.0f} s")
-    if args.json:
-        with open(args.json, "w") as handle:
-            json.dump(everything, handle, indent=1)
 
 
 if __name__ == "__main__":

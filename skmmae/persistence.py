@@ -20,6 +20,7 @@ Needs ``safetensors``, an optional extra (``pip install 'skmmae[save]'``).
 
 import importlib
 import json
+import re
 import warnings
 
 import numpy as np
@@ -32,8 +33,9 @@ from ._validation import InputLayout
 
 __all__ = ["FORMAT_VERSION", "load", "save"]
 
-#: The version of the file layout this skmmae writes and reads.
-FORMAT_VERSION = 1
+#: The version of the file layout this skmmae writes and reads. Version 2
+#: named two weights as layers of their own (:func:`_upgrade_weights`).
+FORMAT_VERSION = 2
 
 #: The classes a file may name: skmmae's own, and torch's optimizers.
 _ALLOWED_MODULES = ("skmmae.", "torch.optim.")
@@ -98,6 +100,7 @@ def save(estimator, path):
         "fitted": {
             "modality_weights_": estimator.modality_weights_,
             "code_scale_": estimator.code_scale_,
+            "privacy_spent_": getattr(estimator, "privacy_spent_", None),
             "n_features_in_": int(estimator.n_features_in_),
             "feature_names_in_": _value(getattr(estimator, "feature_names_in_", None)),
             "device_": str(estimator.device_),
@@ -198,6 +201,8 @@ def _rebuild(state, tensors, device, path):
     fitted = state["fitted"]
     estimator.modality_weights_ = fitted["modality_weights_"]
     estimator.code_scale_ = fitted["code_scale_"]
+    if fitted.get("privacy_spent_") is not None:
+        estimator.privacy_spent_ = tuple(fitted["privacy_spent_"])
     estimator.n_features_in_ = fitted["n_features_in_"]
     names = _from_value(fitted["feature_names_in_"])
     if names is not None:
@@ -208,6 +213,7 @@ def _rebuild(state, tensors, device, path):
     with torch.random.fork_rng(devices=[]):  # the initial weights are overwritten below
         net = build_net(estimator, config, estimator.modalities_, seed=0).initialize()
     weights = {k[len("module."):]: v for k, v in tensors.items() if k.startswith("module.")}
+    weights = _upgrade_weights(weights, state["format_version"])
     try:
         net.module_.load_state_dict(weights, strict=True)
     except RuntimeError as error:
@@ -220,6 +226,21 @@ def _rebuild(state, tensors, device, path):
     estimator.net_ = net
     estimator.readout_ = _readout(state["readout"], tensors, config.device)
     return estimator
+
+
+def _upgrade_weights(weights, version):
+    """Weight names of a version 1 file, as this version names them.
+
+    Version 2 made ``ConcatFusion``'s placeholders and ``Sequence``'s
+    position table layers of their own (so that private training can give
+    them per-sample gradients): each tensor became that layer's ``weight``.
+    """
+    if version >= 2:
+        return weights
+    renamed = re.compile(r"(^fusion\.placeholders\.\d+|\.positions)$")
+    return {
+        (key + ".weight" if renamed.search(key) else key): value for key, value in weights.items()
+    }
 
 
 def _device(device, saved):

@@ -49,7 +49,10 @@ __all__ = [
 
 
 def import_opacus():
-    """The ``opacus`` package, with skmmae's layers registered, or an ImportError that says how to install it."""
+    """The ``opacus`` package, with skmmae's own layers registered.
+
+    Raises an ImportError that says how to install it when it is missing.
+    """
     try:
         import opacus
         from opacus.grad_sample import register_grad_sampler
@@ -216,7 +219,8 @@ class PrivateSGD(Callback):
     attaches Opacus's per-sample gradient hooks to the model in place, and
     wraps the optimizer in a ``DPOptimizer``. After every epoch the
     history's ``epsilon`` column holds the privacy spent so far. At the end
-    the hooks and the wrapper are removed.
+    the hooks and the wrapper are removed; :func:`restore_torch_layers`
+    then puts the GRUs back, once every callback has written the weights.
 
     Must come before callbacks that hold on to the model's parameters
     from the start of training (the weight average).

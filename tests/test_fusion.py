@@ -41,3 +41,13 @@ def test_fuse_each_is_one_fusion_per_presence_mapping_each_modality_once(fusion,
                 torch.testing.assert_close(posterior.logvar, expected.logvar, rtol=0, atol=0)
     for hook in hooks:
         hook.remove()
+
+
+def test_placeholder_stands_in_only_where_a_modality_is_missing():
+    from skmmae.fusion import Placeholder
+
+    placeholder = Placeholder(3)
+    with torch.no_grad():
+        placeholder.weight.copy_(torch.tensor([1.0, 2.0, 3.0]))
+    out = placeholder(torch.tensor([[1.0], [0.0]]))
+    torch.testing.assert_close(out, torch.tensor([[0.0, 0.0, 0.0], [1.0, 2.0, 3.0]]))

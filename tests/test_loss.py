@@ -100,3 +100,18 @@ def test_cross_loss_skips_samples_without_another_modality():
     # Sample 1's "a" would come from an empty code: it is not scored.
     torch.testing.assert_close(total, per_sample[[0, 2, 3]].sum())
     assert count == 4
+
+
+def test_mean_over_batch_divides_by_the_batch_size_not_by_the_samples_present():
+    modalities, _ = fitted_modalities()
+    zeros = {"a": torch.zeros(4, 4), "b": torch.zeros(4, 2)}
+    targets = {"a": torch.ones(4, 4), "b": torch.ones(4, 2)}
+    present = {"a": torch.tensor([True, False, False, False])}  # one sample has "a"
+    output = AutoencoderOutput(torch.zeros(4, 1), zeros, targets, present)
+    by_present = ReconstructionLoss(modalities).per_modality(output)
+    by_batch = ReconstructionLoss(modalities, mean_over="batch").per_modality(output)
+    assert by_present["a"].item() == pytest.approx(1.0) and by_batch["a"].item() == pytest.approx(0.25)
+    assert by_present["b"].item() == pytest.approx(by_batch["b"].item())
+    empty = AutoencoderOutput(torch.zeros(0, 1), {k: v[:0] for k, v in zeros.items()},
+                              {k: v[:0] for k, v in targets.items()})
+    assert ReconstructionLoss(modalities, mean_over="batch")(empty).item() == 0.0

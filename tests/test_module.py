@@ -230,3 +230,23 @@ def cross_features(fusion, n=50, seed=2):
         for name, w in widths.items()
     }
     return module.eval(), features
+
+
+def test_decoding_each_code_apart_computes_what_decoding_them_together_does():
+    rng = np.random.RandomState(0)
+    blocks = {"a": rng.normal(size=(16, 4)), "b": rng.normal(size=(16, 3))}
+    modalities = {name: Continuous().fit(block) for name, block in blocks.items()}
+    inputs = {k: torch.as_tensor(v, dtype=torch.float32) for k, v in blocks.items()}
+    hidden = LayerSpec((8,), dropout=0.0)
+    outputs = []
+    for together in (True, False):
+        torch.manual_seed(0)
+        module = MultimodalAutoencoderModule(
+            modalities, 2, hidden, "mean", modality_dropout=0.5, subset_weight=0.5,
+            decode_together=together,
+        )
+        torch.manual_seed(1)
+        outputs.append(module(**inputs))
+    for (first, _), (second, _) in zip(outputs[0].expert_decodings, outputs[1].expert_decodings):
+        for name in blocks:
+            torch.testing.assert_close(first[name], second[name])

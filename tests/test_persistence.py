@@ -14,7 +14,7 @@ from torch import nn
 
 from skmmae import MultimodalAutoencoder, load
 from skmmae.datasets import load_digits_words, load_penguins
-from skmmae.modalities import Continuous
+from skmmae.modalities import Continuous, Sequence
 from skmmae.options import ModalityDropout, Variational
 from skmmae.persistence import FORMAT_VERSION
 from skmmae.readout import KernelReadout
@@ -156,11 +156,30 @@ def test_an_edited_weight_shape_is_a_clear_error(tiny_estimator, blocks, tmp_pat
         load(path)
 
 
+def test_a_version_1_file_with_the_old_weight_names_still_loads(tmp_path):
+    rng = np.random.default_rng(0)
+    X = {"a": rng.normal(size=(30, 3)), "t": rng.integers(1, 5, size=(30, 4))}
+    ae = MultimodalAutoencoder(
+        2, fusion="concat", hidden_dims=(8,), max_epochs=1, random_state=0, device="cpu",
+        modalities={"t": Sequence(vocab_size=6)},
+    ).fit(X)
+    path = tmp_path / "m.safetensors"
+    ae.save(path)
+    tensors = load_file(str(path))
+    renamed = lambda key: ".placeholders." in key or key.endswith(".positions.weight")  # noqa: E731
+    old_names = {
+        key.removesuffix(".weight") if renamed(key) else key: value for key, value in tensors.items()
+    }
+    assert "module.fusion.placeholders.0" in old_names and "module.decoders.m:t.positions" in old_names
+    rewrite(path, tensors=old_names, edit=lambda state: state.update(format_version=1))
+    np.testing.assert_allclose(load(path).transform(X), ae.transform(X), rtol=1e-6)
+
+
 def test_a_newer_format_and_a_damaged_file_are_clear_errors(tiny_estimator, blocks, tmp_path):
     path = tmp_path / "m.safetensors"
     tiny_estimator().fit(blocks).save(path)
     rewrite(path, edit=lambda state: state.update(format_version=FORMAT_VERSION + 1))
-    with pytest.raises(ValueError, match=r"format version 2 .*Upgrade skmmae"):
+    with pytest.raises(ValueError, match=rf"format version {FORMAT_VERSION + 1} .*Upgrade skmmae"):
         load(path)
     damaged = tmp_path / "damaged.safetensors"
     damaged.write_bytes(path.read_bytes()[:200])

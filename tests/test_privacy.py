@@ -208,7 +208,9 @@ def test_text_trains_through_opacus_gru_and_comes_back_as_a_torch_gru(tmp_path):
     assert grus and all(type(m) is torch.nn.GRU for m in grus)
     codes = ae.transform(X)
     ae.save(tmp_path / "model")
-    np.testing.assert_allclose(load(tmp_path / "model").transform(X), codes, rtol=1e-5, atol=1e-6)
+    loaded = load(tmp_path / "model")
+    np.testing.assert_allclose(loaded.transform(X), codes, rtol=1e-5, atol=1e-6)
+    assert loaded.privacy_spent_ == ae.privacy_spent_ and loaded.code_scale_ is None
     np.testing.assert_allclose(pickle.loads(pickle.dumps(ae)).transform(X), codes)
 
 
