@@ -155,6 +155,30 @@ def test_cross_val_score_in_parallel():
     assert serial.mean() > 0.2
 
 
+def test_grid_search_on_a_dask_cluster_matches_one_process():
+    """The search of the user guide's "Scaling out" page, on a real local cluster."""
+    distributed = pytest.importorskip("distributed")
+    from joblib import parallel_backend
+
+    X, y = _subset(*load_mfeat(return_X_y=True), n=200)
+    pipe = make_pipeline(
+        MultimodalAutoencoder(hidden_dims=(32,), max_epochs=5, random_state=0),
+        LogisticRegression(max_iter=500),
+    )
+    grid = {"multimodalautoencoder__encoding_dim": [2, 8], "multimodalautoencoder__fusion": ["mean", "concat"]}
+    serial = GridSearchCV(pipe, grid, cv=2).fit(X, y)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True) as cluster:
+        with distributed.Client(cluster) as client, parallel_backend("dask"):
+            with distributed.get_task_stream(client) as tasks:
+                on_dask = GridSearchCV(pipe, grid, cv=2, n_jobs=-1).fit(X, y)
+    # The fits ran as tasks of the cluster, on both of its workers.
+    assert len({task["worker"] for task in tasks.data}) == 2
+    assert on_dask.best_params_ == serial.best_params_
+    for key in ("split0_test_score", "split1_test_score", "mean_test_score"):
+        np.testing.assert_allclose(on_dask.cv_results_[key], serial.cv_results_[key], rtol=1e-6)
+    np.testing.assert_allclose(on_dask.predict_proba(X), serial.predict_proba(X), rtol=1e-5, atol=1e-6)
+
+
 def test_set_output_pandas_and_feature_names():
     X = small_data()
     frame = pd.concat({name: pd.DataFrame(block) for name, block in X.items()}, axis=1)
