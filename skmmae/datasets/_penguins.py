@@ -11,13 +11,6 @@ __all__ = ["load_penguins"]
 SPECIES = ("Adelie", "Chinstrap", "Gentoo")
 
 
-def _whole_rows_missing(values):
-    """A copy with every row that lacks a value made entirely NaN."""
-    values = values.copy()
-    values[np.isnan(values).any(axis=1)] = np.nan
-    return values
-
-
 @fill_doc
 def load_penguins(*, return_X_y=False):
     """Load the Palmer penguins: four views of 344 penguins of three species.
@@ -25,8 +18,8 @@ def load_penguins(*, return_X_y=False):
     =================  ==============================================
     samples            344 (152 Adelie, 68 Chinstrap, 124 Gentoo)
     modalities         body 4 float (2 missing), isotopes 2 float
-                       (14 missing), site 2 categorical, sex 1
-                       categorical (11 missing)
+                       (13 missing, 1 missing cell), site 2
+                       categorical, sex 1 categorical (11 missing)
     target             int, the species
     =================  ==============================================
 
@@ -39,9 +32,10 @@ def load_penguins(*, return_X_y=False):
     Some penguins lack a view, and the loader marks it the way
     :class:`~skmmae.MultimodalAutoencoder` reads a missing modality: a row
     entirely NaN in ``"body"`` (2 penguins with nothing measured) and in
-    ``"isotopes"`` (13 penguins without either ratio, and 1 with Delta 13 C
-    but no Delta 15 N, whose Delta 13 C is dropped to make its row all
-    NaN), None in ``"sex"`` (11 penguins). No penguin lacks ``"site"``.
+    ``"isotopes"`` (13 penguins without either ratio), None in ``"sex"``
+    (11 penguins). No penguin lacks ``"site"``. One penguin has Delta 13 C
+    but no Delta 15 N: a single NaN, a missing cell
+    (:mod:`skmmae.imputation`).
     The kinds are guessed right from the data: ``"continuous"`` for
     ``"body"`` and ``"isotopes"``, ``"categorical"`` for ``"site"`` and
     ``"sex"``.
@@ -76,8 +70,8 @@ def load_penguins(*, return_X_y=False):
     sex = arrays["sex"].astype(object)[:, np.newaxis]
     sex[sex == ""] = None
     data = SliceDict(
-        body=_whole_rows_missing(arrays["body"]),
-        isotopes=_whole_rows_missing(arrays["isotopes"]),
+        body=arrays["body"],
+        isotopes=arrays["isotopes"],
         site=arrays["site"],
         sex=sex,
     )
