@@ -24,7 +24,13 @@ from ._module import PRESENT_SUFFIX
 from ._validation import check_some_modality, extract_presence, split_modalities
 from ._values import take_rows
 from .modalities import infer_modality, make_modality
-from .privacy import check_kinds_named, keep_schema_only, quiet_training, restore_torch_layers
+from .privacy import (
+    check_kinds_named,
+    forget_training_losses,
+    keep_schema_only,
+    quiet_training,
+    restore_torch_layers,
+)
 from .readout import TrainingData
 
 __all__ = [
@@ -221,6 +227,7 @@ def fit_estimator(estimator, X, config):
             estimator.net_.partial_fit(dataset)
         if private:
             restore_torch_layers(estimator.net_)
+            forget_training_losses(estimator.net_.history)
     if private:
         # Nothing more is learned from the training data: the decoders
         # read codes out, and no spread of the training codes is kept.

@@ -84,8 +84,13 @@ def plot_training(estimator, ax=None):
     >>> [line.get_label() for line in ax.get_lines()]
     ['training loss', 'a']
     """
-    ax = _axes(ax)
     rows = [row for row in estimator.net_.history if "train_loss" in row]
+    if not rows and "epsilon" in estimator.net_.history[-1]:
+        raise ValueError(
+            "A private fit keeps no training losses (they are statistics of the private "
+            "data); its history holds the epsilon spent per epoch instead."
+        )
+    ax = _axes(ax)
     epochs = [row["epoch"] for row in rows]
     ax.plot(epochs, [row["train_loss"] for row in rows], marker=".", label="training loss")
     if rows and "valid_loss" in rows[0]:

@@ -26,6 +26,7 @@ import math
 import warnings
 from numbers import Real
 
+import numpy as np
 import torch
 from skorch.callbacks import Callback
 from torch import nn
@@ -41,6 +42,7 @@ __all__ = [
     "PoissonBatchIterator",
     "PrivateSGD",
     "check_kinds_named",
+    "forget_training_losses",
     "import_opacus",
     "keep_schema_only",
     "quiet_training",
@@ -314,12 +316,29 @@ def quiet_training():
 
     torch warns that the first layers' backward hooks see no input
     gradient (the data needs none), and the accountant's search for the
-    noise warns when a trial noise is far too small for its orders.
+    noise warns when a trial noise is far too small for its orders; the
+    PRV accountant takes the log of 0 where every sample is in every batch
+    (one batch per epoch), a case it then handles.
     """
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), np.errstate(divide="ignore"):
         warnings.filterwarnings("ignore", message="Full backward hook is firing when gradients")
         warnings.filterwarnings("ignore", message="Optimal order is the largest alpha")
         yield
+
+
+def forget_training_losses(history):
+    """Remove the training losses from a private fit's history, in place.
+
+    They are computed on the private data without noise, so keeping them
+    in the fitted estimator (and in its saved file) would publish a
+    statistic of the data outside DP-SGD. The epochs, their durations, the
+    batch sizes (drawn independently of the data) and the epsilon spent stay.
+    """
+    for row in history:
+        for key in [key for key in row if key.startswith("train_loss")]:
+            del row[key]
+        for batch in row.get("batches", ()):
+            batch.pop("train_loss", None)
 
 
 def spent_accountant(kind, noise_multiplier, sample_rate, steps):

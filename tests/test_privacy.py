@@ -195,7 +195,7 @@ def test_private_fit_survives_empty_batches():
         ).fit(X)
         sizes = [b["train_batch_size"] for row in ae.net_.history for b in row["batches"]]
         assert 0 in sizes
-        assert np.isfinite(ae.net_.history[:, "train_loss"]).all()
+        assert np.isfinite(ae.transform(X)).all() and np.isfinite(ae.score(X))
         assert dict(ae.net_.callbacks_)["privacy"].steps_ == len(sizes)
 
 
@@ -311,3 +311,16 @@ def test_missing_opacus_gets_an_install_hint(X, monkeypatch):
     monkeypatch.setitem(sys.modules, "opacus", None)
     with pytest.raises(ImportError, match=r"pip install skmmae\[privacy\]"):
         private_ae().fit(X)
+
+
+def test_training_losses_are_not_kept_but_the_epsilon_is(X):
+    ae = private_ae().fit(X)
+    for row in ae.net_.history:
+        assert not any(key.startswith("train_loss") for key in row)
+        assert all(set(batch) == {"train_batch_size"} for batch in row["batches"])
+        assert row["epsilon"] > 0
+    pytest.importorskip("matplotlib")
+    from skmmae.plotting import plot_training
+
+    with pytest.raises(ValueError, match="private fit keeps no training losses"):
+        plot_training(ae)
