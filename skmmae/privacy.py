@@ -37,17 +37,8 @@ from .fusion import Placeholder
 from .modalities._sequence import PositionTable
 from .options import _Option
 
-__all__ = [
-    "DifferentialPrivacy",
-    "PoissonBatchIterator",
-    "PrivateSGD",
-    "check_kinds_named",
-    "forget_training_losses",
-    "import_opacus",
-    "keep_schema_only",
-    "quiet_training",
-    "restore_torch_layers",
-]
+#: The public names; the functions below them serve the estimator's fit.
+__all__ = ["DifferentialPrivacy", "PoissonBatchIterator", "PrivateSGD"]
 
 
 def import_opacus():
@@ -242,6 +233,26 @@ class PrivateSGD(Callback):
         The delta of the guarantee.
     steps_ : int
         The noisy steps taken so far.
+
+    Examples
+    --------
+    The estimator adds it to its net as ``"privacy"`` for a private fit:
+
+    >>> import numpy as np
+    >>> from skmmae import MultimodalAutoencoder
+    >>> from skmmae.modalities import Continuous
+    >>> from skmmae.privacy import DifferentialPrivacy
+    >>> X = {"a": np.random.default_rng(0).normal(size=(256, 3))}
+    >>> ae = MultimodalAutoencoder(
+    ...     2, hidden_dims=(8,), readout="decoder", max_epochs=2, batch_size=64,
+    ...     modalities={"a": Continuous(standardize=False)},
+    ...     privacy=DifferentialPrivacy(epsilon=1.0), random_state=0,
+    ... ).fit(X)
+    >>> private = dict(ae.net_.callbacks_)["privacy"]
+    >>> private.sample_rate_, private.steps_
+    (0.25, 8)
+    >>> bool(private.noise_multiplier_ > 1)
+    True
     """
 
     def __init__(self, privacy):
