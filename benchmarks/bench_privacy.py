@@ -35,14 +35,11 @@ Set ``OMP_NUM_THREADS=1`` on a small shared machine, and run it alone.
 import argparse
 import json
 import math
-import platform
 import time
 
 import numpy as np
-import sklearn
-import torch
 
-from bench_quality import TARGET, accuracy, cell, run_pca, split_and_scale
+from bench_quality import TARGET, accuracy, cell, machine_line, run_pca, split_and_scale
 from skmmae import MultimodalAutoencoder
 from skmmae.modalities import Continuous
 from skmmae.privacy import DifferentialPrivacy
@@ -100,9 +97,8 @@ def main(argv=None):
     parser.add_argument("--params", default="{}", help="estimator parameters, a JSON dict")
     parser.add_argument("--json", help="write all runs to this file")
     args = parser.parse_args(argv)
+    print(machine_line())
     params = json.loads(args.params)
-    print(f"# {platform.platform()}, {platform.processor() or 'cpu'}; torch {torch.__version__} "
-          f"({torch.get_num_threads()} threads), scikit-learn {sklearn.__version__}")
     print(f"# estimator: {dict(BASE, **params)}; code size {args.dim}; seeds {args.seeds}")
     data = split_and_scale()
     views = standardized_views(data)

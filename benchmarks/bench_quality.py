@@ -139,6 +139,12 @@ def cell(stat, digits=3):
     return f"{mean:.{digits}f} ± {spread / 2:.{digits}f}"
 
 
+def machine_line():
+    """The machine and library versions a benchmark ran with, as a comment line."""
+    return (f"# {platform.platform()}, {platform.processor() or 'cpu'}; torch {torch.__version__} "
+            f"({torch.get_num_threads()} threads), scikit-learn {sklearn.__version__}")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dims", type=int, nargs="+", default=[10, 32])
@@ -150,8 +156,7 @@ def main(argv=None):
     parser.add_argument("--json", help="write all runs to this file")
     args = parser.parse_args(argv)
     params = json.loads(args.params)
-    print(f"# {platform.platform()}, {platform.processor() or 'cpu'}; torch {torch.__version__} "
-          f"({torch.get_num_threads()} threads), scikit-learn {sklearn.__version__}")
+    print(machine_line())
     print(f"# params: {params or 'defaults'}; seeds {args.seeds}")
     data = split_and_scale()
     rows, everything = [], {}
