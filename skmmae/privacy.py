@@ -231,6 +231,8 @@ class PrivateSGD(Callback):
         The probability that a sample joins a step's batch.
     delta_ : float
         The delta of the guarantee.
+    accountant_ : opacus accountant
+        Opacus's accountant of the noisy steps taken so far.
     steps_ : int
         The noisy steps taken so far.
 
@@ -259,12 +261,19 @@ class PrivateSGD(Callback):
         self.privacy = privacy
 
     def initialize(self):
-        self.steps_ = 0
+        self.accountant_ = None
         self._hooks = None
         return self
 
+    @property
+    def steps_(self):
+        """The noisy steps the accountant has seen."""
+        history = [] if self.accountant_ is None else self.accountant_.history
+        return sum(steps for _, _, steps in history)
+
     def on_train_begin(self, net, X=None, y=None, **kwargs):
         import_opacus()
+        from opacus.accountants import create_accountant
         from opacus.accountants.utils import get_noise_multiplier
         from opacus.grad_sample import GradSampleHooks
         from opacus.optimizers import DPOptimizer
@@ -290,35 +299,29 @@ class PrivateSGD(Callback):
             expected_batch_size=n_samples * self.sample_rate_,
             loss_reduction="mean",
         )
-        net.optimizer_.attach_step_hook(self._count_step)
-        self.steps_ = 0
-
-    def _count_step(self, optimizer):
-        self.steps_ += 1
+        # Every noisy step, empty batches included, goes to the accountant.
+        self.accountant_ = create_accountant(mechanism=privacy.accountant)
+        net.optimizer_.attach_step_hook(self.accountant_.get_optimizer_hook_fn(self.sample_rate_))
 
     def spent(self):
         """``(epsilon, delta)`` spent by the steps taken so far."""
         if self.steps_ == 0:
             return 0.0, self.delta_
-        accountant = spent_accountant(
-            self.privacy.accountant, self.noise_multiplier_, self.sample_rate_, self.steps_
-        )
         with quiet_training():
-            return float(accountant.get_epsilon(delta=self.delta_)), self.delta_
+            return float(self.accountant_.get_epsilon(delta=self.delta_)), self.delta_
 
     def on_epoch_end(self, net, **kwargs):
         net.history.record("epsilon", self.spent()[0])
 
     def on_train_end(self, net, **kwargs):
         if self._hooks is not None:
-            self._hooks.remove_hooks()
+            self._hooks.cleanup()  # the hooks, and what they left on the parameters
             self._hooks = None
         if hasattr(net.optimizer_, "original_optimizer"):
             net.optimizer_ = net.optimizer_.original_optimizer
-        for parameter in net.module_.parameters():  # Opacus's per-step leftovers
-            for name in ("grad_sample", "summed_grad", "_forward_counter", "_current_grad_sample"):
-                if hasattr(parameter, name):
-                    delattr(parameter, name)
+            for parameter in net.module_.parameters():  # the DPOptimizer's own leftover
+                if hasattr(parameter, "summed_grad"):
+                    del parameter.summed_grad
 
 
 @contextlib.contextmanager
@@ -350,15 +353,6 @@ def forget_training_losses(history):
             del row[key]
         for batch in row.get("batches", ()):
             batch.pop("train_loss", None)
-
-
-def spent_accountant(kind, noise_multiplier, sample_rate, steps):
-    """An Opacus accountant that has seen ``steps`` noisy steps of one kind."""
-    from opacus.accountants import create_accountant
-
-    accountant = create_accountant(mechanism=kind)
-    accountant.history = [(noise_multiplier, sample_rate, steps)]
-    return accountant
 
 
 def restore_torch_layers(net):

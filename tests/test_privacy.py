@@ -84,12 +84,29 @@ def test_spent_privacy_agrees_with_an_independent_opacus_accountant(X):
         assert ae.privacy_spent_[0] == pytest.approx(accountant.get_epsilon(delta=1e-5), rel=1e-3)
 
 
+class RecordNoise(Callback):
+    """Per step, the noise the optimizer added to the clipped sum of gradients."""
+
+    def initialize(self):
+        self.noise = []
+        return self
+
+    def on_batch_end(self, net, training=False, **kwargs):
+        if training:
+            scale = net.optimizer_.expected_batch_size  # the gradient is the noisy sum / this
+            params = [p for p in net.module_.parameters() if p.requires_grad]
+            self.noise += [(p.grad * scale - p.summed_grad).flatten() for p in params]
+
+
 def test_smaller_epsilon_gives_more_noise(X):
-    sigmas = []
+    sigmas, added = [], []
     for epsilon in (8.0, 3.0, 1.0):
-        ae = private_ae(privacy=DifferentialPrivacy(epsilon)).fit(X)
+        ae = private_ae(privacy=DifferentialPrivacy(epsilon), callbacks=[RecordNoise()]).fit(X)
         sigmas.append(dict(ae.net_.callbacks_)["privacy"].noise_multiplier_)
+        added.append(float(torch.cat(recorded(ae, RecordNoise).noise).std()))
     assert sigmas[0] < sigmas[1] < sigmas[2]
+    # The noise really added has the calibrated spread (max_grad_norm=1).
+    np.testing.assert_allclose(added, sigmas, rtol=0.02)
 
 
 class RecordClipping(Callback):
