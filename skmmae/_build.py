@@ -20,6 +20,7 @@ from ._module import MultimodalAutoencoderModule
 from ._loss import ReconstructionLoss
 from ._net import KLWarmup, MultimodalNet
 from ._progress import EpochProgress
+from .distributed import DataParallelTraining, ShardedBatchIterator, rank
 from .privacy import PoissonBatchIterator, PrivateSGD
 
 __all__ = ["build_net"]
@@ -29,6 +30,7 @@ def build_net(estimator, config, modalities, seed):
     """The (uninitialized) net for ``estimator``'s parameters and fitted ``modalities``."""
     variational, dropout, cross = config.variational, config.modality_dropout, config.cross_weight
     private = config.privacy is not None
+    verbose = _verbosity(estimator, config)
     # Private training: Poisson batches, and a model and loss whose
     # per-sample gradients each involve one sample (see skmmae.privacy).
     return MultimodalNet(
@@ -59,17 +61,36 @@ def build_net(estimator, config, modalities, seed):
         train_split=None if config.early_stopping is None else TensorValidSplit(
             config.early_stopping.validation_fraction, seed
         ),
-        callbacks=_callbacks(estimator, config),
+        callbacks=_callbacks(estimator, config, verbose),
         device=config.device,
         # skorch's table of losses per epoch at verbose=1 only; above, bars.
-        verbose=int(estimator.verbose == 1),
-        iterator_train=PoissonBatchIterator if private else TensorBatchIterator,
+        verbose=int(verbose == 1),
+        iterator_train=_train_iterator(config),
     )
 
 
-def _callbacks(estimator, config):
+def _verbosity(estimator, config):
+    """The estimator's ``verbose``; in data-parallel training, rank 0's only."""
+    if config.data_parallel is not None and rank() != 0:
+        return 0
+    return estimator.verbose
+
+
+def _train_iterator(config):
+    if config.privacy is not None:
+        return PoissonBatchIterator
+    if config.data_parallel is not None:
+        return ShardedBatchIterator
+    return TensorBatchIterator
+
+
+def _callbacks(estimator, config, verbose):
     # First: no other callback may act on a diverged loss or model.
     callbacks = [("loss_terms", LossTerms())]
+    if config.data_parallel is not None:
+        # Before any callback that reads the weights, the gradients or the
+        # batch's loss: they are the global ones from here on.
+        callbacks.append(("data_parallel", DataParallelTraining()))
     if config.privacy is not None:
         # Before any callback that holds the model's parameters from the
         # start of training: it may replace layers (GRUs) with Opacus's.
@@ -87,8 +108,8 @@ def _callbacks(estimator, config):
         callbacks.append(("weight_average", WeightAverage(estimator.ema_decay)))
     if config.cuda_graphs:
         callbacks.append(("cuda_graphs", CudaGraphs()))
-    if estimator.verbose >= 2:
+    if verbose >= 2:
         callbacks.append(("epoch_progress", EpochProgress()))
-    if estimator.verbose >= 3:
+    if verbose >= 3:
         callbacks.append(("batch_progress", ProgressBar()))
     return callbacks

@@ -19,6 +19,7 @@ from ._compat import Interval, InvalidParameterError, StrOptions
 from ._fitting import check_weight_values
 from .options import CrossModal, EarlyStop, HiddenLayers, ModalityDropout, Speed, Variational
 from .fusion import FUSIONS
+from .distributed import DataParallel, check_data_parallel
 from .privacy import DifferentialPrivacy
 from .readout import DecoderReadout, KernelReadout
 from .refine import CodeRefinement
@@ -54,6 +55,7 @@ PARAMETER_CONSTRAINTS = {
     "early_stopping": ["boolean", EarlyStop],
     "speed": [Speed, None],
     "privacy": [DifferentialPrivacy, None],
+    "data_parallel": ["boolean", DataParallel],
     "verbose": ["verbose"],
     "random_state": ["random_state"],
 }
@@ -67,6 +69,7 @@ _OPTIONS = {
     "early_stopping": EarlyStop,
     "speed": Speed,
     "privacy": DifferentialPrivacy,
+    "data_parallel": DataParallel,
 }
 
 
@@ -74,7 +77,7 @@ _OPTIONS = {
 class Config:
     """Everything ``fit`` needs to know about the parameters, resolved.
 
-    ``variational``, ``early_stopping`` and ``privacy`` are None when off; the other
+    ``variational``, ``early_stopping``, ``privacy`` and ``data_parallel`` are None when off; the other
     options are always objects. ``optimizer_kwargs`` holds the fused and
     capturable flags the speed options asked for; ``cuda_graphs`` whether
     the training step is captured.
@@ -87,6 +90,7 @@ class Config:
     early_stopping: EarlyStop
     speed: Speed
     privacy: DifferentialPrivacy
+    data_parallel: DataParallel
     readout: DecoderReadout
     device: torch.device
     optimizer: type
@@ -129,6 +133,8 @@ def resolve_config(estimator):
         **options, readout=readout, device=device, optimizer=optimizer,
         optimizer_kwargs={}, cuda_graphs=False,
     )
+    if config.data_parallel is not None:
+        check_data_parallel(config, owner)
     if config.privacy is not None:
         _check_private(estimator, config, owner)
     _resolve_speed(config, estimator)
@@ -248,7 +254,9 @@ def _resolve_speed(config, estimator):
         # A KL warm-up changes beta between epochs, which a graph would freeze.
         safe = all(graph_safe(entry) for entry in estimator.callbacks or [])
         # Poisson sampling (private training) gives batches of varying size.
-        graphs = on_cuda and builtin_adam and safe and not config.kl_warmup and config.privacy is None
+        # Data-parallel training sums gradients between backward and step.
+        alone = config.privacy is None and config.data_parallel is None
+        graphs = on_cuda and builtin_adam and safe and not config.kl_warmup and alone
     if graphs and not on_cuda:
         raise ValueError(
             f"Speed(cuda_graphs=True) needs a CUDA device; the device is {device}. "

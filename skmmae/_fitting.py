@@ -23,6 +23,7 @@ from ._build import build_net
 from ._module import PRESENT_SUFFIX
 from ._validation import check_some_modality, extract_presence, split_modalities
 from ._values import take_rows
+from .distributed import shared_seed
 from .modalities import infer_modality, make_modality
 from .privacy import (
     check_kinds_named,
@@ -210,9 +211,14 @@ def fit_estimator(estimator, X, config):
         del estimator.feature_names_in_  # a refit on dict input keeps no names of an array fit
     if estimator._layout.kind not in ("array", "frame"):
         estimator.n_features_in_ = sum(m.n_features_ for m in estimator.modalities_.values())
+    if config.data_parallel is not None:
+        config.device = config.data_parallel.join(config.device)
     estimator.device_ = config.device
     estimator._n_features_out = estimator.encoding_dim
     seed = int(check_random_state(estimator.random_state).randint(np.iinfo(np.int32).max))
+    if config.data_parallel is not None:
+        # One seed for all processes: the same initial weights and batches.
+        seed = shared_seed(seed, config.device)
     # Seed a fork of torch's random state: reproducible without touching
     # the user's global state.
     with torch.random.fork_rng(devices=_rng_devices(config.device)):

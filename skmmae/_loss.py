@@ -39,6 +39,19 @@ class ReconstructionLoss(nn.Module):
         plain mean of per-sample losses, in which no sample's weight depends
         on the others, as per-sample gradient clipping (private training)
         needs.
+
+    Attributes
+    ----------
+    sum_over_processes : callable or None
+        In data-parallel training (:mod:`skmmae.distributed`), a function
+        that sums a tensor over the ``n_processes`` processes. Training
+        steps then divide by the global batch's counts over ``n_processes``
+        (the mean share's counts), so that the mean of the processes'
+        losses, and of their gradients (as ``DistributedDataParallel``
+        averages them), is the global batch's; the epoch's term sums are
+        summed. None (the default): counts are this batch's.
+    n_processes : int
+        The number of processes (1 by default).
     """
 
     def __init__(self, modalities, weights=None, beta=1.0, mean_over="present"):
@@ -49,6 +62,8 @@ class ReconstructionLoss(nn.Module):
         self.weights = {name: weights[name] / total for name in self.modalities}
         self.beta = beta
         self.mean_over = mean_over
+        self.sum_over_processes = None
+        self.n_processes = 1
         # The loss terms summed over this epoch's samples, per mode (training
         # or not), on the device (see _watch).
         self._term_sums = {}
@@ -86,11 +101,27 @@ class ReconstructionLoss(nn.Module):
 
     def per_modality(self, output):
         """Each given modality's mean loss over the samples that have it."""
-        sums = self.loss_sums(output)
+        return self._means(*self._divisors(output))
+
+    def _divisors(self, output):
+        """Each modality's (summed loss, count to divide it by), and the batch's size.
+
+        Counts of zero (an empty Poisson batch, a modality no sample has)
+        become one, as their sums are zero. In data-parallel
+        training the counts are the global batch's over ``n_processes``.
+        """
+        sums, n_samples = self.loss_sums(output), len(output.code)
+        if not (self.training and self.sum_over_processes is not None):
+            return {name: (total, count.clamp_min(1.0)) for name, (total, count) in sums.items()}, max(n_samples, 1)
+        local = [count for _, count in sums.values()]
+        counts = self.sum_over_processes(torch.stack([*local, _count(output, n_samples)]))
+        counts = counts.clamp_min(1.0) / self.n_processes
+        return {name: (total, count) for (name, (total, _)), count in zip(sums.items(), counts)}, counts[-1]
+
+    def _means(self, sums, n_samples):
         if self.mean_over == "batch":
-            n_samples = max(len(output.code), 1)
             return {name: total / n_samples for name, (total, _) in sums.items()}
-        return {name: total / count.clamp_min(1.0) for name, (total, count) in sums.items()}
+        return {name: total / count for name, (total, count) in sums.items()}
 
     def kl_sum(self, output):
         """KL divergence from N(0, I), averaged over code dimensions, summed over samples.
@@ -129,9 +160,10 @@ class ReconstructionLoss(nn.Module):
 
     def forward(self, output):
         kl = self.kl_sum(output)
-        losses = self.per_modality(output)
-        kl = None if kl is None else kl / max(len(output.code), 1)  # Poisson batches may be empty
-        self._watch(losses, kl, len(output.code))
+        sums, n_samples = self._divisors(output)
+        losses = self._means(sums, n_samples)
+        kl = None if kl is None else kl / n_samples
+        self._watch(losses, kl, n_samples)
         return self.combine(losses, kl)
 
     def _watch(self, losses, kl, n_samples):
@@ -151,6 +183,8 @@ class ReconstructionLoss(nn.Module):
         sums = self._term_sums.get(self.training)
         if sums is None:
             self._term_sums[self.training] = terms * n_samples
+        elif torch.is_tensor(n_samples):  # the global batch's size (data-parallel)
+            sums.add_(terms * n_samples)
         else:
             sums.add_(terms, alpha=n_samples)
 
@@ -174,7 +208,16 @@ class ReconstructionLoss(nn.Module):
             per batch times the batch's size; empty before any step.
         """
         sums = self._term_sums.get(training)
-        return {} if sums is None else dict(zip(self._term_names, sums.tolist()))
+        if sums is None:
+            return {}
+        if training and self.sum_over_processes is not None:
+            sums = self.sum_over_processes(sums.clone())
+        return dict(zip(self._term_names, sums.tolist()))
+
+
+def _count(output, n):
+    """``n`` as a float tensor on the code's device (filled there, no host copy)."""
+    return output.code.new_full((), float(n), dtype=torch.float32)
 
 
 def _kl(mean, logvar):

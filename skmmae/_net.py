@@ -16,10 +16,11 @@ import torch
 from skorch import NeuralNet
 from skorch.callbacks import Callback
 from skorch.dataset import unpack_data
-from skorch.utils import is_dataset
+from skorch.utils import is_dataset, to_tensor
 
 from ._cuda_graphs import CudaGraphs
 from ._data import TensorBatchIterator, TensorDictDataset
+from .distributed import DataParallelTraining
 
 __all__ = ["KLWarmup", "MultimodalNet"]
 
@@ -117,6 +118,14 @@ class MultimodalNet(NeuralNet):
                 return callback
         return None
 
+    @property
+    def data_parallel(self):
+        """The net's :class:`~skmmae.distributed.DataParallelTraining` callback while it trains, or None."""
+        for _, callback in getattr(self, "callbacks_", ()):
+            if isinstance(callback, DataParallelTraining) and callback.module is not None:
+                return callback
+        return None
+
     def get_dataset(self, X, y=None):
         if is_dataset(X):
             return X
@@ -152,6 +161,11 @@ class MultimodalNet(NeuralNet):
 
     def infer(self, x, **fit_params):
         with self.autocast():
+            data_parallel = self.data_parallel
+            if data_parallel is not None and self.module_.training:
+                # Through DistributedDataParallel, which sums the gradients
+                # over the processes while backward runs.
+                return data_parallel.module(**to_tensor(x, device=self.device), **fit_params)
             return super().infer(x, **fit_params)
 
     def autocast(self, cache_enabled=True):

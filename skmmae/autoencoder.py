@@ -120,6 +120,10 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
     privacy : DifferentialPrivacy or None, default=None
         Train with DP-SGD to a differential-privacy budget
         (:class:`~skmmae.privacy.DifferentialPrivacy`, :doc:`/privacy`).
+    data_parallel : bool or DataParallel, default=False
+        Train as one of the processes of a ``torchrun`` job, each on its
+        share of every batch, with the gradients summed
+        (:class:`~skmmae.distributed.DataParallel`, :doc:`/scaling`).
     verbose : int, default=0
         0 trains silently; 1 prints skorch's table of losses per epoch; 2
         shows a progress bar over the epochs with the latest losses
@@ -197,6 +201,7 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         early_stopping=False,
         speed=None,
         privacy=None,
+        data_parallel=False,
         verbose=0,
         random_state=None,
     ):
@@ -223,6 +228,7 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         self.early_stopping = early_stopping
         self.speed = speed
         self.privacy = privacy
+        self.data_parallel = data_parallel
         self.verbose = verbose
         self.random_state = random_state
 
