@@ -16,6 +16,7 @@ import torch
 from scipy import sparse
 from torch.utils.data import DataLoader, Dataset
 
+from ._disk import DiskBlock, DiskRows
 from ._sparse import SparseRows
 
 __all__ = ["TensorBatchIterator", "TensorDictDataset", "TensorValidSplit"]
@@ -25,8 +26,9 @@ class TensorDictDataset(Dataset):
     """A dict of equally long tensors, indexable by a whole batch at once.
 
     Dense blocks become tensors; scipy sparse blocks (counts) stay sparse as
-    :class:`~skmmae._sparse.SparseRows` and only each batch is made dense.
-    Either way a batch is a dict of dense tensors.
+    :class:`~skmmae._sparse.SparseRows` and only each batch is made dense;
+    blocks on disk stay there as :class:`~skmmae._disk.DiskRows` and only
+    each batch is read. Either way a batch is a dict of dense tensors.
 
     Parameters
     ----------
@@ -66,6 +68,8 @@ class TensorDictDataset(Dataset):
         infinity propagate); a sum that overflows answers False, so callers
         must treat False as "not proven".
         """
+        if any(isinstance(self.X.get(name), DiskRows) for name in names):
+            return False  # unread: its batches are checked as they are read
         sums = [
             self.X[name].sum(dtype=torch.float32)
             for name in names
@@ -81,7 +85,7 @@ class TensorDictDataset(Dataset):
         """
         index = torch.as_tensor(np.asarray(indices), dtype=torch.long, device=self.device)
         part = {
-            name: x.take(index) if isinstance(x, SparseRows) else x.index_select(0, index)
+            name: x.take(index) if isinstance(x, (SparseRows, DiskRows)) else x.index_select(0, index)
             for name, x in self.X.items()
         }
         return TensorDictDataset(part, device=self.device)
@@ -89,8 +93,10 @@ class TensorDictDataset(Dataset):
 
 def _on_device(values, device):
     """One block as a tensor, or as SparseRows when it is sparse, on ``device``."""
-    if isinstance(values, SparseRows):
+    if isinstance(values, (SparseRows, DiskRows)):
         return values.to(device)
+    if isinstance(values, DiskBlock):  # read a batch at a time (skmmae._disk)
+        return DiskRows(values, device)
     if sparse.issparse(values):
         return SparseRows.from_scipy(values, device=device)
     return torch.as_tensor(values, device=device)

@@ -26,6 +26,7 @@ from scipy import sparse
 from skorch.helper import SliceDict
 from sklearn.utils.validation import check_array, validate_data
 
+from ._disk import DiskBlock, is_on_disk
 from ._values import (
     as_float_array,
     check_array_like,
@@ -197,8 +198,10 @@ def _column_names(value):
 def _as_block(value, label):
     """One modality's value as an ndarray, sparse matrix or DataFrame."""
     check_array_like(value, label)
+    if is_on_disk(value):
+        value = DiskBlock(value)
     value = tensor_to_array(value, label)
-    if sparse.issparse(value) or isinstance(value, (np.ndarray, pd.DataFrame)):
+    if isinstance(value, DiskBlock) or sparse.issparse(value) or isinstance(value, (np.ndarray, pd.DataFrame)):
         block = value
     else:
         try:
@@ -300,16 +303,26 @@ def _missing_rows(block):
     """Rows entirely NaN (None for objects), or None when no row can be."""
     if sparse.issparse(block):
         return None
+    if isinstance(block, DiskBlock):
+        if block.dtype.kind != "f":
+            return None
+        # One pass over the file, a chunk of rows at a time.
+        lacking = np.concatenate([_rows_all_nan(chunk) for chunk in block.chunks()])
+        return lacking if lacking.any() else None
     if isinstance(block, pd.DataFrame):
         return block.isna().to_numpy().all(axis=1) if block.shape[1] else None
     if block.dtype.kind == "f":
         with np.errstate(over="ignore", invalid="ignore"):
             if np.isfinite(block.sum()):  # one reduction proves there is no NaN
                 return None
-        return np.isnan(block.reshape(len(block), -1)).all(axis=1)
+        return _rows_all_nan(block)
     if block.dtype.kind == "O":
         return pd.isna(block.reshape(len(block), -1)).all(axis=1)
     return None
+
+
+def _rows_all_nan(values):
+    return np.isnan(values.reshape(len(values), -1)).all(axis=1)
 
 
 def check_some_modality(present, given, fitted, n_samples):

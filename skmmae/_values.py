@@ -7,6 +7,9 @@ array-like (:func:`check_array_like`) and prove float values finite
 :func:`raise_for_rows`, the first offending rows.
 """
 
+import contextlib
+import contextvars
+
 import numpy as np
 import pandas as pd
 import torch
@@ -21,6 +24,7 @@ __all__ = [
     "check_finite",
     "first_rows",
     "raise_for_rows",
+    "row_numbers",
     "take_rows",
     "tensor_to_array",
 ]
@@ -211,10 +215,17 @@ def as_integer_array(value, label, ndims=(2,)):
 
 
 def take_rows(block, rows):
-    """Rows ``rows`` (indices or a boolean mask) of an ndarray, sparse matrix or DataFrame."""
+    """Rows ``rows`` (indices or a boolean mask) of an ndarray, sparse matrix, DataFrame or DiskBlock.
+
+    A block on disk gives a block of those rows, still unread.
+    """
     rows = np.flatnonzero(rows) if np.asarray(rows).dtype == bool else np.asarray(rows)
     if isinstance(block, pd.DataFrame):
         return block.iloc[rows]
+    from ._disk import DiskBlock  # _disk reads values with this module's checks
+
+    if isinstance(block, DiskBlock):
+        return block.take(rows)
     return block[rows]
 
 
@@ -278,5 +289,23 @@ def raise_for_rows(label, message, rows, hint=""):
 
 
 def first_rows(mask, limit=5):
-    rows = np.flatnonzero(mask)[:limit].tolist()
-    return ", ".join(map(str, rows))
+    rows = np.flatnonzero(mask)[:limit]
+    numbers = _ROW_NUMBERS.get()
+    if numbers is not None:  # a chunk of rows read from disk
+        rows = numbers[rows]
+    return ", ".join(map(str, rows.tolist()))
+
+
+#: The row numbers, in the user's block, of the rows being checked; None
+#: when they are the positions themselves.
+_ROW_NUMBERS = contextvars.ContextVar("row_numbers", default=None)
+
+
+@contextlib.contextmanager
+def row_numbers(rows):
+    """Within the block, messages name the checked rows by ``rows`` (their numbers in the user's block)."""
+    token = _ROW_NUMBERS.set(np.asarray(rows))
+    try:
+        yield
+    finally:
+        _ROW_NUMBERS.reset(token)

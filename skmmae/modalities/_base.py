@@ -16,6 +16,7 @@ Data flows through a modality's parts like this::
 """
 
 import copy
+import functools
 import math
 
 import numpy as np
@@ -26,6 +27,8 @@ from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from .._docstrings import fill_doc
+from .._disk import DiskBlock
+from .._summary import ValueSummary, summarize
 from .._values import raise_for_rows
 
 __all__ = ["Modality"]
@@ -117,6 +120,11 @@ class Modality(BaseEstimator):
     #: for a kind whose model values mark missing cells themselves (category
     #: index -1).
     missing_fill = 0.0
+    #: Whether the kind learns only per-feature moments and the range of its
+    #: values (``_fit`` then takes a :class:`~skmmae._summary.ValueSummary`),
+    #: which one pass over row chunks gathers: such a kind can be read from
+    #: disk (:mod:`skmmae._disk`).
+    fits_on_summary = False
 
     def __init__(self, *, encoder=None, decoder=None):
         self.encoder = encoder
@@ -148,6 +156,9 @@ class Modality(BaseEstimator):
             seen in :meth:`fit` by the estimator, which names itself in the
             message.
         """
+        if isinstance(X, DiskBlock):
+            # Checked and converted a batch at a time, as it is read.
+            return X.converted(functools.partial(self.validate, label=label))
         if scan_finite or not self.finite_check_deferrable:
             values = self._validate(X, label)
         else:
@@ -186,12 +197,34 @@ class Modality(BaseEstimator):
         # validation (which checks more once fitted) or linger.
         for name in [k for k in vars(self) if k.endswith("_") and not k.startswith("_")]:
             delattr(self, name)
+        if isinstance(X, DiskBlock):
+            return self._fit_validate_on_disk(X, label)
         values = self._validate(X, label)
         self._learn(values, label)
         return self._model_values(values, label)
 
+    def _fit_validate_on_disk(self, block, label):
+        """Fit from a block on disk in one pass over its rows: checked, then summarized."""
+        if not self.fits_on_summary:
+            raise TypeError(
+                f"{label} is an array on disk, which the {self.kind or type(self).__name__} "
+                "kind cannot learn from a batch at a time; load it into memory (np.asarray) "
+                "or pass it as a kind with per-feature statistics (continuous, binary, "
+                "image, video, timeseries, tokens)."
+            )
+        checked = block.converted(functools.partial(self._validate, label=label))
+        self._learn_from(summarize(checked.chunks()), block.shape[1:], label)
+        return self.validate(block, label)
+
     def _learn(self, values, label):
-        self.input_shape_ = tuple(int(d) for d in values.shape[1:])
+        shape = values.shape[1:]
+        if self.fits_on_summary:
+            values = summarize(values)
+        self._learn_from(values, shape, label)
+
+    def _learn_from(self, values, shape, label):
+        """Learn from checked ``values``, or their summary for a kind that ``fits_on_summary``."""
+        self.input_shape_ = tuple(int(d) for d in shape)
         self.n_features_ = math.prod(self.input_shape_)
         if self.accepts_missing_cells:
             self.missing_cells_ = check_observed_features(values, label)
@@ -374,17 +407,20 @@ def invalid_parameter(modality, label, parameter, expected, value):
 
 
 def check_observed_features(values, label):
-    """Whether ``values`` has missing (NaN) cells; raise if a feature has no other.
+    """Whether ``values`` (or their ValueSummary) has missing (NaN) cells; raise if a feature has no other.
 
     A feature never observed in training has no mean, scale or anything to
     learn from.
     """
-    missing = pd.isna(values)
-    if not missing.any():
+    if isinstance(values, ValueSummary):
+        has_missing, features = values.has_missing, values.unobserved_features()
+    else:
+        missing = pd.isna(values)
+        has_missing = bool(missing.any())
+        features = np.flatnonzero(missing.all(axis=0)) if has_missing else []
+    if not has_missing:
         return False
-    never = missing.all(axis=0)
-    if never.any():
-        features = np.flatnonzero(never)
+    if len(features):
         raise ValueError(
             f"{label} has features that are NaN in every training sample: "
             f"{features[:5].tolist()}{' ...' if len(features) > 5 else ''}. A feature "

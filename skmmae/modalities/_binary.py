@@ -64,6 +64,7 @@ class Binary(Modality):
     """
 
     kind = "binary"
+    fits_on_summary = True
     accepts_missing_cells = True
     #: A missing 0/1 value is read as one half, between the two.
     missing_fill = 0.5
@@ -89,8 +90,8 @@ class Binary(Modality):
 
     _reported_statistics = ("frequency_",)
 
-    def _fit(self, X):
-        self.frequency_ = np.nanmean(X, axis=0, dtype=np.float64)
+    def _fit(self, summary):
+        self.frequency_ = summary.mean
 
     def build_scaler(self):
         """Return the module that keeps 0/1 values and turns logits into outputs."""

@@ -35,19 +35,6 @@ class Standardize(nn.Module):
         return x * self.scale + self.mean
 
 
-def _mean_std(X, rows_per_chunk=8192):
-    """Per-column mean and standard deviation over the observed (not NaN) cells, in float64.
-
-    Works through row chunks so that no float64 copy of the whole block is
-    made (two passes: the mean, then squared deviations from it).
-    """
-    chunks = [X[i : i + rows_per_chunk] for i in range(0, X.shape[0], rows_per_chunk)]
-    counts = sum((~np.isnan(chunk)).sum(axis=0) for chunk in chunks)
-    mean = sum(np.nansum(chunk, axis=0, dtype=np.float64) for chunk in chunks) / counts
-    squares = sum(np.nansum((chunk - mean) ** 2, axis=0) for chunk in chunks)
-    return mean, np.sqrt(squares / counts)
-
-
 def positive_scale(mean, std):
     """``std`` with (numerically) constant entries replaced by 1.
 
@@ -89,6 +76,7 @@ class Continuous(Modality):
     """
 
     kind = "continuous"
+    fits_on_summary = True
     finite_check_deferrable = True
     kernel_readout = True
     accepts_missing_cells = True
@@ -100,10 +88,10 @@ class Continuous(Modality):
     def _validate(self, X, label, scan_finite=True):
         return as_float_array(X, label, scan_finite=scan_finite, allow_nan=True)
 
-    def _fit(self, X):
+    def _fit(self, summary):
         if self.standardize:
-            self.mean_, scale = _mean_std(X)
-            self.scale_ = positive_scale(self.mean_, scale)
+            self.mean_ = summary.mean
+            self.scale_ = positive_scale(self.mean_, summary.std)
         else:
             self.mean_ = np.zeros(self.n_features_)
             self.scale_ = np.ones(self.n_features_)

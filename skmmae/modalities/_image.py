@@ -8,7 +8,7 @@ from torch.nn import functional as F
 
 from ._base import check_values, invalid_parameter, per_sample_mean
 from ._binary import BinaryScaler
-from ._continuous import Standardize, _mean_std, positive_scale
+from ._continuous import Standardize, positive_scale
 from ._conv import ConvModality
 
 __all__ = ["Image", "PixelModality"]
@@ -40,6 +40,8 @@ class PixelModality(ConvModality):
     (True, True)
     """
 
+    fits_on_summary = True
+
     def __init__(self, channels=(16, 32), pixel_loss="auto", *, encoder=None, decoder=None):
         super().__init__(channels=channels, encoder=encoder, decoder=decoder)
         self.pixel_loss = pixel_loss
@@ -64,13 +66,13 @@ class PixelModality(ConvModality):
         }[self.pixel_loss]
         return [f"{learned}: scale the values to [0, 1] with public bounds and pass pixel_loss='bce'"]
 
-    def _fit(self, X):
+    def _fit(self, summary):
         self.loss_ = self.pixel_loss
         if self.pixel_loss == "auto":
-            self.loss_ = "bce" if X.min() >= 0 and X.max() <= 1 else "mse"
+            self.loss_ = "bce" if summary.minimum >= 0 and summary.maximum <= 1 else "mse"
         if self.loss_ == "mse":
-            self.mean_, std = _mean_std(X)
-            self.scale_ = positive_scale(self.mean_, std)
+            self.mean_ = summary.mean.reshape(self.input_shape_)
+            self.scale_ = positive_scale(self.mean_, summary.std.reshape(self.input_shape_))
 
     @property
     def takes_gaussian_noise(self):

@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 from sklearn.base import clone
+from .._disk import DiskBlock
 
 from ._base import Modality
 from ._binary import Binary
@@ -70,7 +71,7 @@ def infer_modality(block, label):
 
     Parameters
     ----------
-    block : ndarray, sparse matrix or DataFrame
+    block : ndarray, sparse matrix, DataFrame or DiskBlock
         One modality's values.
     label : str
         How messages name the modality.
@@ -98,7 +99,9 @@ def infer_modality(block, label):
         bools = all(pd.api.types.is_bool_dtype(t) for t in block.dtypes)
         kind = "binary" if bools else "continuous" if numeric else "categorical"
         return make_modality(kind, label)
-    dtype, ndim = np.asarray(block).dtype, np.ndim(block)
+    # A block on disk says its dtype without being read.
+    dtype = block.dtype if isinstance(block, (np.ndarray, DiskBlock)) else np.asarray(block).dtype
+    ndim = np.ndim(block)
     if ndim == 5:
         return make_modality("video", label)
     if ndim == 4:

@@ -228,6 +228,7 @@ class Sequence(Modality):
     """
 
     kind = "tokens"
+    fits_on_summary = True
 
     def __init__(
         self,
@@ -342,10 +343,10 @@ class Sequence(Modality):
             return []
         return ["the vocabulary size, from the largest token id (vocab_size=None): pass vocab_size"]
 
-    def _fit(self, X):
+    def _fit(self, summary):
         self.max_len_ = self.input_shape_[0]
         if self.vocab_size is None:
-            self.vocab_size_ = max(int(X.max()), self.pad_id) + 1
+            self.vocab_size_ = max(int(summary.maximum), self.pad_id) + 1
         else:
             self.vocab_size_ = int(self.vocab_size)
 

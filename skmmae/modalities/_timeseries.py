@@ -4,7 +4,7 @@ import numpy as np
 from torch.nn import functional as F
 
 from ._base import per_sample_mean
-from ._continuous import Standardize, _mean_std, positive_scale
+from ._continuous import Standardize, positive_scale
 from ._conv import ConvModality
 
 __all__ = ["TimeSeries"]
@@ -66,6 +66,7 @@ class TimeSeries(ConvModality):
     """
 
     kind = "timeseries"
+    fits_on_summary = True
     #: Scored by the squared error of standardized values, which a kernel
     #: ridge read-out minimizes; on spectrograms it read codes back far
     #: better than the transposed convolutions (``benchmarks/README.md``).
@@ -80,12 +81,13 @@ class TimeSeries(ConvModality):
             "Continuous(standardize=False)"
         ]
 
-    def _fit(self, X):
-        # Per (channel, time step) statistics first, without copying the
-        # block, then pooled over time: with equal counts per time step, the
-        # variance of a channel is the mean of the per-step variances plus
-        # the variance of the per-step means.
-        step_mean, step_std = _mean_std(X)
+    def _fit(self, summary):
+        # Per (channel, time step) statistics first, then pooled over time:
+        # with equal counts per time step, the variance of a channel is the
+        # mean of the per-step variances plus the variance of the per-step
+        # means.
+        step_mean = summary.mean.reshape(self.input_shape_)
+        step_std = summary.std.reshape(self.input_shape_)
         self.mean_ = step_mean.mean(axis=1)
         variance = (step_std**2 + (step_mean - self.mean_[:, np.newaxis]) ** 2).mean(axis=1)
         self.scale_ = positive_scale(self.mean_, np.sqrt(variance))
