@@ -22,12 +22,18 @@ Usage::
 
     OMP_NUM_THREADS=1 python benchmarks/bench_parallel.py
     python benchmarks/bench_parallel.py --epochs 5
+    python benchmarks/bench_parallel.py --keep-malloc-trim
+
+distributed's nannies start workers with ``MALLOC_TRIM_THRESHOLD_=65536``,
+which slowed a fit in a worker (benchmarks/README.md); the
+script unsets it unless ``--keep-malloc-trim`` is given.
 
 Set ``OMP_NUM_THREADS=1`` (each process one thread, so that two processes
 use two cores), and run it alone.
 """
 
 import argparse
+import os
 import platform
 import time
 
@@ -64,7 +70,16 @@ def main(argv=None):
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument(
+        "--keep-malloc-trim", action="store_true",
+        help="leave distributed's MALLOC_TRIM_THRESHOLD_=65536 in the workers' environment",
+    )
     args = parser.parse_args(argv)
+    if not args.keep_malloc_trim:
+        # Must be set before the first cluster of this process starts.
+        import dask
+
+        dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None})
     print(f"# {platform.platform()}; torch {torch.__version__} ({torch.get_num_threads()} threads), "
           f"scikit-learn {sklearn.__version__}, distributed {distributed.__version__}")
     X, y = load_mfeat(return_X_y=True)
@@ -72,8 +87,9 @@ def main(argv=None):
     results["n_jobs=1"] = timed(search(args.epochs, 1), X, y)
     results["n_jobs=2 (loky)"] = timed(search(args.epochs, 2), X, y)
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True) as cluster:
-        with distributed.Client(cluster), parallel_backend("dask"):
-            results["dask, 2 workers"] = timed(search(args.epochs, -1), X, y)
+        with distributed.Client(cluster) as client, parallel_backend("dask"):
+            trim = set(client.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_")).values())
+            results[f"dask, 2 workers (MALLOC_TRIM_THRESHOLD_={trim})"] = timed(search(args.epochs, -1), X, y)
     serial = results["n_jobs=1"][1]
     for label, (_, fitted) in results.items():
         if fitted.best_params_ != serial.best_params_ or not np.allclose(
