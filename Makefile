@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 ARGS ?=
 
-.PHONY: demo test docs bench clean
+.PHONY: demo test test-scverse docs bench clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,8 +22,20 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -x -q
 
+# The AnnData/MuData bridge: anndata and mudata need pandas < 3 on Python
+# 3.11, so their tests run in an environment of their own.
+SCVERSE := .venv-scverse
+$(SCVERSE)/.installed-stamp: setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(SCVERSE)
+	$(SCVERSE)/bin/python -m pip install "torch==2.13.0"
+	$(SCVERSE)/bin/python -m pip install -e ".[test,scverse]"
+	touch $@
+
+test-scverse: $(SCVERSE)/.installed-stamp
+	$(SCVERSE)/bin/python -m pytest -q -p no:cacheprovider tests/test_io.py skmmae/io.py
+
 docs: $(STAMP)
 	$(BIN)/sphinx-build -W --keep-going -b html docs docs/_build/html
 
 clean:
-	rm -rf $(VENV) docs/_build docs/generated *.egg-info
+	rm -rf $(VENV) $(SCVERSE) docs/_build docs/generated *.egg-info

@@ -198,7 +198,7 @@ def _column_names(value):
 def _as_block(value, label):
     """One modality's value as an ndarray, sparse matrix or DataFrame."""
     check_array_like(value, label)
-    if is_on_disk(value):
+    if is_on_disk(value):  # a DiskBlock may also come from skmmae.io, already
         value = DiskBlock(value)
     value = tensor_to_array(value, label)
     if isinstance(value, DiskBlock) or sparse.issparse(value) or isinstance(value, (np.ndarray, pd.DataFrame)):
