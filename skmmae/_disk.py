@@ -116,7 +116,7 @@ class DiskBlock:
 
     def __getitem__(self, key):
         if isinstance(key, slice):
-            return self.read(np.arange(len(self))[key])
+            return self.read(np.arange(*key.indices(len(self))))
         key = np.asarray(key)
         return self.read(np.flatnonzero(key) if key.dtype == bool else key)
 
@@ -130,7 +130,9 @@ class DiskBlock:
 
 def _read_rows(source, rows):
     """``source``'s ``rows``, read in increasing order once each, returned in the order asked."""
-    if rows.size and rows[-1] - rows[0] == rows.size - 1 and np.all(np.diff(rows) == 1):
+    if not rows.size:  # an empty share of a batch (data-parallel training)
+        return np.empty((0, *source.shape[1:]), dtype=source.dtype)
+    if rows[-1] - rows[0] == rows.size - 1 and np.all(np.diff(rows) == 1):
         return _released(source, np.array(source[int(rows[0]) : int(rows[-1]) + 1]))
     unique, inverse = np.unique(rows, return_inverse=True)
     if hasattr(source, "oindex"):  # zarr: orthogonal selection of the rows

@@ -114,6 +114,12 @@ def test_a_kind_that_needs_every_value_at_once_is_refused(on_disk):
         estimator(modalities={"b": "categorical"}).fit(on_disk)
 
 
+def test_a_block_reads_slices_and_empty_shares(on_disk):
+    block = DiskBlock(on_disk["b"])
+    np.testing.assert_array_equal(block[10:20:3], np.asarray(on_disk["b"])[10:20:3])
+    assert block.read([]).shape == (0, 3)  # a process's empty share of a last batch
+
+
 def test_disk_rows_give_batches_on_the_device(on_disk):
     rows = DiskRows(DiskBlock(on_disk["b"]))
     batch = rows.index_select(0, np.array([5, 2, 5]))

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 import torch.distributed as dist
 
 from skmmae import MultimodalAutoencoder
@@ -21,12 +22,12 @@ import torchrun_fit
 SCRIPT = Path(__file__).with_name("torchrun_fit.py")
 
 
-def torchrun(n_processes, out):
+def torchrun(n_processes, out, device="cpu"):
     """Run tests/torchrun_fit.py as ``n_processes`` processes; their output is in ``out``."""
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     command = [
         sys.executable, "-m", "torch.distributed.run", "--standalone",
-        f"--nproc_per_node={n_processes}", str(SCRIPT), str(out),
+        f"--nproc_per_node={n_processes}", str(SCRIPT), str(out), device,
     ]
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
@@ -113,3 +114,15 @@ def test_outside_torchrun_is_a_clear_error(monkeypatch, blocks):
 def test_settings_that_cannot_be_distributed_are_refused(blocks, params, match):
     with pytest.raises(ValueError, match=match):
         MultimodalAutoencoder(2, max_epochs=1, data_parallel=True, **params).fit(blocks)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_one_process_per_gpu_on_nccl(tmp_path):
+    # As many processes as GPUs, each on cuda:LOCAL_RANK, the group on NCCL.
+    torchrun(torch.cuda.device_count(), tmp_path, device="cuda")
+    ae = pickle.loads((tmp_path / "mean.pkl").read_bytes())
+    assert ae.device_.type == "cuda" and ae.device_.index == 0
+    single = torchrun_fit.estimator(verbose=0, device="cuda").fit(torchrun_fit.training_data())
+    expected = [row["train_loss"] for row in torchrun_fit.history_of(single)]
+    history = json.loads((tmp_path / "rank0_mean.json").read_text())
+    np.testing.assert_allclose([row["train_loss"] for row in history], expected, rtol=1e-4)

@@ -1,11 +1,12 @@
 """A data-parallel fit, as a user's script run by ``torchrun`` (see test_distributed.py).
 
-``torchrun --standalone --nproc_per_node N tests/torchrun_fit.py OUT`` fits
+``torchrun --standalone --nproc_per_node N tests/torchrun_fit.py OUT [DEVICE]`` fits
 :func:`estimator` with each of :data:`CASES` on :func:`training_data` in N
 processes. Each process writes what it printed to ``OUT/rank<r>.log`` and
 its histories to ``OUT/rank<r>_<case>.json``; rank 0 also pickles the
 fitted estimators to ``OUT/<case>.pkl``. The test fits the same estimators
-in one process and compares.
+in one process and compares. DEVICE is ``cpu`` (the gloo backend) unless
+given, e.g. ``cuda`` (NCCL, one GPU per process).
 """
 
 import contextlib
@@ -40,6 +41,7 @@ def training_data():
 def estimator(**params):
     """A model with no random layer (no dropout, no noise), so that runs compare exactly."""
     settings = dict(
+        device="cpu",
         encoding_dim=4, hidden_dims=HiddenLayers((32,), dropout=0.0), modality_dropout=0.0,
         noise_std=0.0, max_epochs=4, batch_size=BATCH_SIZE, verbose=1, random_state=0,
     )
@@ -58,12 +60,12 @@ def history_of(ae):
     ]
 
 
-def main(out):
+def main(out, device="cpu"):
     import torch.distributed as dist
 
     out = Path(out)
     with open(out / f"rank{_rank()}.log", "w") as log, contextlib.redirect_stdout(log):
-        fitted = {case: estimator(data_parallel=True, **params).fit(training_data())
+        fitted = {case: estimator(data_parallel=True, device=device, **params).fit(training_data())
                   for case, params in CASES.items()}
     rank = dist.get_rank()
     for case, ae in fitted.items():
@@ -80,4 +82,4 @@ def _rank():
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(*sys.argv[1:])
