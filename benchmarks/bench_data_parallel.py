@@ -53,7 +53,7 @@ import torch
 import torch.distributed as dist
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_speed import ReferenceAutoencoder, make_data, reconstruction_loss, skmmae_estimator  # noqa: E402
+from bench_speed import ReferenceAutoencoder, make_data, raw_step, skmmae_estimator  # noqa: E402
 
 LR = 1e-3
 CONFIGURATIONS = ((1, 1), (2, 1), (1, 2))  # (processes, threads per process)
@@ -76,12 +76,7 @@ class DDPLoop:
         dist.broadcast(order, src=0)
         for start in range(0, self.n_samples, self.batch_size):
             index = torch.tensor_split(order[start : start + self.batch_size], world)[rank]
-            batch = {m: x.index_select(0, index) for m, x in self.tensors.items()}
-            self.optimizer.zero_grad(set_to_none=True)
-            loss = reconstruction_loss(self.model(**batch), batch)
-            loss.backward()
-            self.optimizer.step()
-            loss.item()
+            raw_step(self.model, self.optimizer, self.tensors, index)
 
 
 def loop_epochs(data, batch_size, epochs):

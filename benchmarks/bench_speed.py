@@ -249,13 +249,17 @@ class RawLoop:
         for _ in range(n_epochs):
             order = torch.randperm(self.n_samples, device=self.device)
             for start in range(0, self.n_samples, self.batch_size):
-                index = order[start : start + self.batch_size]
-                batch = {m: x.index_select(0, index) for m, x in self.tensors.items()}
-                self.optimizer.zero_grad(set_to_none=True)
-                loss = reconstruction_loss(self.model(**batch), batch)
-                loss.backward()
-                self.optimizer.step()
-                loss.item()
+                raw_step(self.model, self.optimizer, self.tensors, order[start : start + self.batch_size])
+
+
+def raw_step(model, optimizer, tensors, index):
+    """One hand-written training step on the rows ``index`` of ``tensors``."""
+    batch = {m: x.index_select(0, index) for m, x in tensors.items()}
+    optimizer.zero_grad(set_to_none=True)
+    loss = reconstruction_loss(model(**batch), batch)
+    loss.backward()
+    optimizer.step()
+    loss.item()  # the host sync skorch makes too
 
 
 # ------------------------------------------------- (b) skorch's default path
