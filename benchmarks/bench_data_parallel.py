@@ -12,6 +12,9 @@ shuffled global batches of ``--batch-size`` rows.
             of every global batch (one permutation per epoch, broadcast from
             rank 0), forward, loss, backward (DDP averages the gradients in
             buckets while backward runs), step, ``loss.item()``.
+(b) accelerate  the same loop through Hugging Face ``accelerate`` (when it
+            is installed): model and optimizer from ``Accelerator.prepare``
+            (its DDP wrapper), ``accelerator.backward``; the same shares.
 (c) skmmae  ``MultimodalAutoencoder(data_parallel=True)`` with bench_speed's
             (c) settings: skmmae's sharded iterator, gradients summed in one
             collective call after backward, the global batch's loss and
@@ -39,6 +42,7 @@ Run it alone on the machine: the processes compete for the cores.
 """
 
 import argparse
+import importlib.util
 import json
 import os
 import platform
@@ -53,7 +57,9 @@ import torch
 import torch.distributed as dist
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_speed import ReferenceAutoencoder, make_data, raw_step, skmmae_estimator  # noqa: E402
+from bench_speed import (  # noqa: E402
+    ReferenceAutoencoder, make_data, raw_step, reconstruction_loss, skmmae_estimator,
+)
 
 LR = 1e-3
 CONFIGURATIONS = ((1, 1), (2, 1), (1, 2))  # (processes, threads per process)
@@ -64,23 +70,46 @@ class DDPLoop:
 
     def __init__(self, data, batch_size):
         torch.manual_seed(0)
-        self.model = torch.nn.parallel.DistributedDataParallel(ReferenceAutoencoder())
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=LR)
+        self.model, self.optimizer = self.prepare(ReferenceAutoencoder())
         self.tensors = {m: torch.as_tensor(x) for m, x in data.items()}
         self.n_samples = len(next(iter(data.values())))
         self.batch_size = batch_size
+
+    def prepare(self, model):
+        model = torch.nn.parallel.DistributedDataParallel(model)
+        return model, torch.optim.Adam(model.parameters(), lr=LR)
+
+    def step(self, index):
+        raw_step(self.model, self.optimizer, self.tensors, index)
 
     def epoch(self):
         world, rank = dist.get_world_size(), dist.get_rank()
         order = torch.randperm(self.n_samples)
         dist.broadcast(order, src=0)
         for start in range(0, self.n_samples, self.batch_size):
-            index = torch.tensor_split(order[start : start + self.batch_size], world)[rank]
-            raw_step(self.model, self.optimizer, self.tensors, index)
+            self.step(torch.tensor_split(order[start : start + self.batch_size], world)[rank])
 
 
-def loop_epochs(data, batch_size, epochs):
-    loop = DDPLoop(data, batch_size)
+class AccelerateLoop(DDPLoop):
+    """(b): the same loop through Hugging Face accelerate."""
+
+    def prepare(self, model):
+        from accelerate import Accelerator
+
+        self.accelerator = Accelerator(cpu=True)  # joins the group torchrun set up
+        return self.accelerator.prepare(model, torch.optim.Adam(model.parameters(), lr=LR))
+
+    def step(self, index):
+        batch = {m: x.index_select(0, index) for m, x in self.tensors.items()}
+        self.optimizer.zero_grad(set_to_none=True)
+        loss = reconstruction_loss(self.model(**batch), batch)
+        self.accelerator.backward(loss)
+        self.optimizer.step()
+        loss.item()
+
+
+def loop_epochs(loop_class, data, batch_size, epochs):
+    loop = loop_class(data, batch_size)
     loop.epoch()  # warm-up
     seconds = []
     for _ in range(epochs):
@@ -101,10 +130,10 @@ def worker(args):
     dist.init_process_group("gloo")
     torch.set_num_threads(args.threads)
     data = make_data(args.samples)
-    results = {
-        "ddp": loop_epochs(data, args.batch_size, args.epochs),
-        "skmmae": skmmae_epochs(data, args.batch_size, args.epochs, data_parallel=True),
-    }
+    results = {"ddp": loop_epochs(DDPLoop, data, args.batch_size, args.epochs)}
+    if importlib.util.find_spec("accelerate") is not None:
+        results["accelerate"] = loop_epochs(AccelerateLoop, data, args.batch_size, args.epochs)
+    results["skmmae"] = skmmae_epochs(data, args.batch_size, args.epochs, data_parallel=True)
     if dist.get_world_size() == 1:
         results["skmmae-plain"] = skmmae_epochs(data, args.batch_size, args.epochs)
     if dist.get_rank() == 0:
@@ -141,7 +170,7 @@ def main(argv=None):
           f"n={args.samples}, batch {args.batch_size}, median of {args.epochs} epochs after a warm-up")
     results = {config: run(*config, args) for config in CONFIGURATIONS}
     base = results[(1, 1)]
-    print("| processes x threads | variant | s / epoch | speed-up vs 1 x 1 | skmmae / ddp |")
+    print("| processes x threads | variant | s / epoch | speed-up vs 1 x 1 | x ddp |")
     print("| --- | --- | --- | --- | --- |")
     for (processes, threads), result in results.items():
         for variant, seconds in result.items():
