@@ -107,12 +107,13 @@ class ReconstructionLoss(nn.Module):
         """Each modality's (summed loss, count to divide it by), and the batch's size.
 
         Counts of zero (an empty Poisson batch, a modality no sample has)
-        become one, as their sums are zero. In data-parallel
-        training the counts are the global batch's over ``n_processes``.
+        become one, as their sums are zero. In data-parallel training the
+        counts are the global batch's over ``n_processes``.
         """
         sums, n_samples = self.loss_sums(output), len(output.code)
         if not (self.training and self.sum_over_processes is not None):
-            return {name: (total, count.clamp_min(1.0)) for name, (total, count) in sums.items()}, max(n_samples, 1)
+            divisors = {name: (total, count.clamp_min(1.0)) for name, (total, count) in sums.items()}
+            return divisors, max(n_samples, 1)
         local = [count for _, count in sums.values()]
         counts = self.sum_over_processes(torch.stack([*local, _count(output, n_samples)]))
         counts = counts.clamp_min(1.0) / self.n_processes

@@ -163,8 +163,8 @@ class MultimodalNet(NeuralNet):
         with self.autocast():
             data_parallel = self.data_parallel
             if data_parallel is not None and self.module_.training:
-                # Through DistributedDataParallel, which sums the gradients
-                # over the processes while backward runs.
+                # Through DistributedDataParallel, which averages the
+                # gradients over the processes while backward runs.
                 return data_parallel.module(**to_tensor(x, device=self.device), **fit_params)
             return super().infer(x, **fit_params)
 

@@ -109,6 +109,20 @@ def test_bad_values_name_the_modality_and_the_row_in_the_file(arrays, tmp_path):
         estimator().fit(X)
 
 
+def test_images_on_disk_get_their_channel_axis(tmp_path):
+    # Grayscale images (n, height, width): the model reads (n, 1, height, width).
+    images = np.random.default_rng(0).random((300, 8, 8)).astype(np.float32)
+    words = np.random.default_rng(1).normal(size=(300, 4)).astype(np.float32)
+    np.save(tmp_path / "img.npy", images)
+    params = dict(modalities={"img": "image"}, max_epochs=1)
+    disk = estimator(**params).fit({"img": np.load(tmp_path / "img.npy", mmap_mode="r"), "w": words})
+    memory = estimator(**params).fit({"img": images, "w": words})
+    assert disk.modalities_["img"].input_shape_ == memory.modalities_["img"].input_shape_ == (1, 8, 8)
+    assert disk.net_.history[:, "train_loss"] == memory.net_.history[:, "train_loss"]
+    reconstructed = disk.inverse_transform(disk.transform({"img": images, "w": words}))["img"]
+    assert reconstructed.shape == images.shape
+
+
 def test_a_kind_that_needs_every_value_at_once_is_refused(on_disk):
     with pytest.raises(TypeError, match="Modality 'b' is an array on disk.*categorical.*np.asarray"):
         estimator(modalities={"b": "categorical"}).fit(on_disk)

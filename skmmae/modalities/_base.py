@@ -17,6 +17,7 @@ Data flows through a modality's parts like this::
 
 import copy
 import functools
+import itertools
 import math
 
 import numpy as np
@@ -212,8 +213,10 @@ class Modality(BaseEstimator):
                 "or pass it as a kind with per-feature statistics (continuous, binary, "
                 "image, video, timeseries, tokens)."
             )
-        checked = block.converted(functools.partial(self._validate, label=label))
-        self._learn_from(summarize(checked.chunks()), block.shape[1:], label)
+        checked = block.converted(functools.partial(self._validate, label=label)).chunks()
+        first = next(checked)  # checking may change a sample's shape (a channel axis)
+        summary = summarize(itertools.chain([first], checked))
+        self._learn_from(summary, first.shape[1:], label)
         return self.validate(block, label)
 
     def _learn(self, values, label):
