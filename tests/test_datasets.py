@@ -20,6 +20,7 @@ from skmmae.datasets import (
     load_moving_digits,
     load_penguins,
     load_spoken_digits,
+    make_lagged,
 )
 from skmmae.datasets._files import load_arrays
 
@@ -432,3 +433,35 @@ def test_penguins_train_with_missing_views():
     assert model.modalities_["sex"].categories_[0].tolist() == ["FEMALE", "MALE"]
     lacking = np.isnan(X["body"]).all(axis=1) | np.isnan(X["isotopes"]).all(axis=1)
     assert np.isfinite(model.transform(X[lacking])).all()
+
+
+def _aligned_lag(a, b, period, max_lag):
+    """The lag that best lines ``b`` up with ``a`` (least squares over the overlap)."""
+    errors = {}
+    for lag in range(-max_lag, max_lag + 1):
+        steps = np.arange(0, a.shape[-1], period) - lag
+        inside = (steps >= 0) & (steps < a.shape[-1])
+        errors[lag] = np.mean((a[steps[inside]] - b[inside]) ** 2)
+    return min(errors, key=errors.get)
+
+
+def test_make_lagged_delays_b_by_the_lag_it_reports():
+    lagged = make_lagged(120, noise=0.0, random_state=0)
+    X = lagged.data
+    assert X["a"].shape == (120, 2, 64) and X["b"].shape == (120, 2, 32)
+    assert lagged.periods == {"a": 1.0, "b": 2.0} and set(lagged.target) == {0, 1, 2}
+    assert lagged.lags.min() >= -8 and lagged.lags.max() <= 8 and len(set(lagged.lags)) > 10
+    # Without noise, lining the two series up recovers every sample's lag.
+    found = [_aligned_lag(X["a"][i, 0], X["b"][i, 0], 2, 8) for i in range(120)]
+    np.testing.assert_array_equal(found, lagged.lags)
+    # Seeded: the same draw twice.
+    again = make_lagged(120, noise=0.0, random_state=0)
+    np.testing.assert_array_equal(again.data["b"], X["b"])
+
+
+def test_make_lagged_feeds_the_estimator():
+    X, y = make_lagged(60, random_state=0, return_X_y=True)
+    ae = MultimodalAutoencoder(2, modalities={"a": "timeseries", "b": "timeseries"}, max_epochs=1, random_state=0)
+    assert ae.fit_transform(X).shape == (60, 2) and len(y) == 60
+    with pytest.raises(ValueError, match="multiple of rate_ratio"):
+        make_lagged(10, length=63)

@@ -1,6 +1,7 @@
-"""Real data sets shipped with skmmae (no network needed)."""
+"""Real data sets shipped with skmmae (no network needed), and generators of synthetic ones."""
 
 from ._digits import decode_words, encode_words, load_digits_words
+from ._lagged import make_lagged
 from ._mfeat import load_mfeat
 from ._moving_digits import decode_captions, encode_captions, load_moving_digits
 from ._penguins import load_penguins
@@ -16,4 +17,5 @@ __all__ = [
     "load_moving_digits",
     "load_penguins",
     "load_spoken_digits",
+    "make_lagged",
 ]
