@@ -11,6 +11,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import _inference
 from ._inference import NonFiniteOutput
+from ._disk import DiskRows
 from ._fitting import n_rows, with_presence
 from ._module import PRESENT_SUFFIX
 from ._validation import (
@@ -137,7 +138,10 @@ def inference_data(estimator, X, leave_out=None):
     check_is_fitted(estimator)
     deferred = [name for name, m in estimator.modalities_.items() if m.finite_check_deferrable]
     dataset = estimator.net_.get_dataset(check_input(estimator, X, leave_out, unscanned=deferred))
-    if not dataset.all_finite(deferred):
+    # Blocks on disk are scanned on the host (extract_presence), and each
+    # batch is checked as it is read: only the blocks copied are proven here.
+    copied = [name for name in deferred if not isinstance(dataset.X.get(name), DiskRows)]
+    if not dataset.all_finite(copied):
         del dataset  # free this device copy before the next one is made
         return estimator.net_.get_dataset(check_input(estimator, X, leave_out))
     # No NaN in the deferred blocks; nor, if their sums are finite, in the

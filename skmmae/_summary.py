@@ -97,24 +97,19 @@ def row_chunks(values, rows_per_chunk=ROWS_PER_CHUNK):
         yield values[start : start + rows_per_chunk]
 
 
-def summarize(values, n_features=None):
+def summarize(values):
     """The :class:`ValueSummary` of an array, or of an iterable of row chunks.
 
     Parameters
     ----------
     values : ndarray or iterable of ndarray
-        The values, one sample per row, or their consecutive chunks.
-    n_features : int, optional
-        Values per sample; needed only for chunks, where it is otherwise
-        read from the first one.
+        The values, one sample per row, or their consecutive chunks (at
+        least one).
     """
-    chunks = row_chunks(values) if isinstance(values, np.ndarray) else iter(values)
+    chunks = row_chunks(values) if isinstance(values, np.ndarray) else values
     summary = None
     for chunk in chunks:
         if summary is None:
-            summary = ValueSummary(n_features or int(np.prod(chunk.shape[1:])))
+            summary = ValueSummary(int(np.prod(chunk.shape[1:])))
         summary.add(chunk)
-    if summary is None:
-        n = n_features if n_features is not None else int(np.prod(values.shape[1:]))
-        summary = ValueSummary(n)
-    return summary
+    return summary if summary is not None else ValueSummary(int(np.prod(values.shape[1:])))

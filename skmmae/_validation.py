@@ -263,6 +263,7 @@ def extract_presence(data, layout, fitting, unscanned=()):
     unscanned : collection of str, default=()
         Modalities whose values are not scanned for rows of NaN here (only
         masks mark their missing rows): the caller proves them finite later.
+        Blocks on disk are scanned all the same.
 
     Returns
     -------
@@ -281,7 +282,10 @@ def extract_presence(data, layout, fitting, unscanned=()):
         )
     present, filled = {}, {}
     for name, block in blocks.items():
-        lacking = None if name in unscanned else _missing_rows(block)
+        # A block on disk is never copied to the device, where the scan of
+        # the others is deferred to: its rows are scanned here.
+        deferred = name in unscanned and not isinstance(block, DiskBlock)
+        lacking = None if deferred else _missing_rows(block)
         if name in masks:
             lacking = masks[name] if lacking is None else lacking | masks[name]
         if lacking is None or not lacking.any():

@@ -81,14 +81,15 @@ def from_mudata(mdata, modalities=None, layer=None, join="outer", return_obs_nam
     names = _modality_names(mdata, modalities)
     cells = pd.Index(mdata.obs_names)
     _check_unique(cells, "The MuData object")
-    has = np.array([cells.isin(_obs_names(mdata.mod[name], name)) for name in names])
+    own = {name: _obs_names(mdata.mod[name], name) for name in names}
+    has = np.array([cells.isin(own[name]) for name in names])
     cells = cells[has.all(axis=0) if join == "inner" else has.any(axis=0)]
     if not len(cells):
         raise ValueError(f"No cell has every one of the modalities {names}; use join='outer'.")
     X = {}
     for name in names:
         adata = mdata.mod[name]
-        positions = _obs_names(adata, name).get_indexer(cells)
+        positions = own[name].get_indexer(cells)
         lacking = positions < 0
         if lacking.all():
             raise ValueError(f"Modality {name!r} has none of the cells taken.")
