@@ -48,6 +48,7 @@ def build_net(estimator, config, modalities, seed):
         module__cross_weight=cross.weight,
         module__own_cross_decoders=cross.decoders == "own",
         module__decode_together=not private,
+        module__lags=None if config.lags is None else config.lags.aligner_spec(modalities),
         criterion__modalities=modalities,
         criterion__beta=1.0 if variational is None else variational.beta,
         criterion__mean_over="batch" if private else "present",

@@ -20,6 +20,7 @@ from ._fitting import check_weight_values
 from .options import CrossModal, EarlyStop, HiddenLayers, ModalityDropout, Speed, Variational
 from .fusion import FUSIONS
 from .distributed import DataParallel, check_data_parallel
+from .lags import Lags
 from .privacy import DifferentialPrivacy
 from .readout import DecoderReadout, KernelReadout
 from .refine import CodeRefinement
@@ -56,6 +57,7 @@ PARAMETER_CONSTRAINTS = {
     "speed": [Speed, None],
     "privacy": [DifferentialPrivacy, None],
     "data_parallel": ["boolean", DataParallel],
+    "lags": ["boolean", Lags, None],
     "verbose": ["verbose"],
     "random_state": ["random_state"],
 }
@@ -70,6 +72,7 @@ _OPTIONS = {
     "speed": Speed,
     "privacy": DifferentialPrivacy,
     "data_parallel": DataParallel,
+    "lags": Lags,
 }
 
 
@@ -77,7 +80,7 @@ _OPTIONS = {
 class Config:
     """Everything ``fit`` needs to know about the parameters, resolved.
 
-    ``variational``, ``early_stopping``, ``privacy`` and ``data_parallel`` are None when off; the other
+    ``variational``, ``early_stopping``, ``privacy``, ``data_parallel`` and ``lags`` are None when off; the other
     options are always objects. ``optimizer_kwargs`` holds the fused and
     capturable flags the speed options asked for; ``cuda_graphs`` whether
     the training step is captured.
@@ -91,6 +94,7 @@ class Config:
     speed: Speed
     privacy: DifferentialPrivacy
     data_parallel: DataParallel
+    lags: Lags
     readout: DecoderReadout
     device: torch.device
     optimizer: type
@@ -167,6 +171,11 @@ def _check_private(estimator, config, owner):
             config.speed.cuda_graphs is True,
             "CUDA graphs replay fixed batch shapes, which Poisson sampling does not have; "
             "use Speed(cuda_graphs=False) or 'auto'",
+        ),
+        "lags": (
+            config.lags is not None,
+            "the lag aligner learns from an objective of its own, which DP-SGD's per-sample "
+            "clipping does not cover; use lags=None",
         ),
     }
     for parameter, (is_refused, why) in refused.items():

@@ -22,6 +22,7 @@ from ._validation import (
     split_modalities,
 )
 from ._values import raise_for_rows, take_rows
+from .lags import Lags
 
 __all__ = [
     "check_input",
@@ -80,6 +81,18 @@ def check_variational(estimator, call):
             f"{call} needs a variational model; this {type(estimator).__name__} has "
             "variational=False."
         )
+
+
+def check_aligned(estimator):
+    """``(reference, seconds per reference step or 1)`` of a model fitted with lags; else raise."""
+    check_is_fitted(estimator)
+    aligner = estimator.net_.module_.aligner
+    if aligner is None:
+        raise ValueError(
+            f"estimate_lags needs a model fitted with lags; this {type(estimator).__name__} "
+            "has lags=None. Fit it with lags=True or lags=Lags(...)."
+        )
+    return aligner.reference, Lags.from_value(estimator.lags).unit(aligner.reference)
 
 
 def explain_nonfinite_transform(estimator, X, error):

@@ -20,7 +20,7 @@ from sklearn.utils import check_random_state
 
 from . import _inference
 from ._build import build_net
-from ._module import PRESENT_SUFFIX
+from ._module import PRESENT_SUFFIX, split_presence
 from ._validation import check_some_modality, extract_presence, split_modalities
 from ._values import take_rows
 from .distributed import shared_seed
@@ -162,6 +162,17 @@ def fit_post_steps(estimator, readout, training, seed):
     return readout, float(spread.clamp_min(1e-6))
 
 
+def start_aligner(net, data, seed):
+    """Start the lag aligner, if any, from a sample of the training rows (:mod:`skmmae._lag_aligner`)."""
+    module = net.module_
+    if module.aligner is None:
+        return
+    sample = net.get_dataset(_sample_rows(data, 2048, seed)).X
+    values, present = split_presence(sample)
+    with torch.no_grad():
+        module.aligner.initialize(module.scale(values), present)
+
+
 def _sample_rows(data, n, seed):
     """At most ``n`` random rows of every block, in order (to probe initial losses)."""
     n_samples = n_rows(data)
@@ -226,6 +237,7 @@ def fit_estimator(estimator, X, config):
         estimator.net_ = build_net(estimator, config, estimator.modalities_, seed).initialize()
         estimator.modality_weights_ = resolve_weights(estimator, data, seed)
         estimator.net_.criterion_.weights = estimator.modality_weights_
+        start_aligner(estimator.net_, data, seed)
         # One copy on the device serves training and the post-fit steps.
         dataset = estimator.net_.get_dataset(data)
         # partial_fit trains the initialized net (fit would rebuild it).

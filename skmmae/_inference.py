@@ -25,6 +25,7 @@ __all__ = [
     "decode",
     "encode",
     "encode_with_logvar",
+    "estimate_lags",
     "eval_mode",
     "loss_totals",
     "predict",
@@ -132,6 +133,19 @@ def predict(net, dataset, name, prediction, batch_size):
     return to_numpy(torch.cat(predictions))
 
 
+def estimate_lags(net, dataset):
+    """Each aligned series' lags behind the reference, as ``(n,)`` float32 ndarrays.
+
+    In reference steps; NaN where a sample lacks either series.
+    """
+    parts = {}
+    with torch.inference_mode():
+        for Xi in batches(net, dataset):
+            for name, lags in net.module_.estimate_lags(**Xi).items():
+                parts.setdefault(name, []).append(lags)
+    return {name: to_numpy(torch.cat(chunks)) for name, chunks in parts.items()}
+
+
 def cross_prediction(net, readout, target, refinement=None, code_scale=None):
     """The batch function of ``predict_modality``: the other modalities -> ``target``.
 
@@ -145,7 +159,7 @@ def cross_prediction(net, readout, target, refinement=None, code_scale=None):
     def prediction(batch):
         values, present = split_presence(batch)
         with torch.no_grad(), net.autocast():
-            targets = module.scale(values)
+            targets = module.targets(values, present)
             code = module.posterior(targets, present).mean.float()
             predicted = readout.predict(module, code, target).float()
         if refinement is None:

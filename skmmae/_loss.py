@@ -165,7 +165,12 @@ class ReconstructionLoss(nn.Module):
         losses = self._means(sums, n_samples)
         kl = None if kl is None else kl / n_samples
         self._watch(losses, kl, n_samples)
-        return self.combine(losses, kl)
+        loss = self.combine(losses, kl)
+        if output.alignment is not None:
+            # The lag aligner's gradient, with the loss's value unchanged: the
+            # losses users read stay reconstruction losses.
+            loss = loss + (output.alignment - output.alignment.detach())
+        return loss
 
     def _watch(self, losses, kl, n_samples):
         """Add the loss terms, times the batch's size, to this mode's sums on their device.

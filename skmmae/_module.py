@@ -15,6 +15,7 @@ import dataclasses
 import torch
 from torch import nn
 
+from ._lag_aligner import LagAligner
 from ._layers import LayerSpec, dropout
 from ._modality_dict import ModalityDict
 from .fusion import make_fusion
@@ -83,6 +84,9 @@ class AutoencoderOutput:
         them by modality.
     experts : tuple or None
         The experts' ``(mean, logvar, weight)``, for their KL terms.
+    alignment : Tensor or None
+        In training with lags: the lag aligner's objective, a scalar that
+        only its projections learn from (see :mod:`skmmae._lag_aligner`).
     """
 
     code: torch.Tensor
@@ -92,6 +96,7 @@ class AutoencoderOutput:
     logvar: torch.Tensor = None
     expert_decodings: tuple = None
     experts: tuple = None
+    alignment: torch.Tensor = None
 
     def to(self, device):
         """This output with every tensor in it on ``device``."""
@@ -165,6 +170,10 @@ class MultimodalAutoencoderModule(nn.Module):
         (one batch of twice the rows). False decodes each in its own pass,
         so that every layer sees one row per sample, as per-sample
         gradients (private training) need.
+    lags : dict or None, default=None
+        The arguments of a :class:`~skmmae._lag_aligner.LagAligner`, which
+        then aligns time series to a reference before anything reads them
+        (:meth:`targets`); None: no alignment.
     """
 
     def __init__(
@@ -181,6 +190,7 @@ class MultimodalAutoencoderModule(nn.Module):
         cross_weight=0.0,
         own_cross_decoders=False,
         decode_together=True,
+        lags=None,
     ):
         super().__init__()
         if not isinstance(hidden_dims, LayerSpec):
@@ -222,11 +232,38 @@ class MultimodalAutoencoderModule(nn.Module):
         self.decode_together = decode_together
         self.subset_weight = subset_weight
         self.cross_weight = cross_weight
+        self.aligner = None if lags is None else LagAligner(**lags)
         self._complete_inputs = False
 
     def scale(self, inputs):
         """Original units -> model units, per modality."""
         return {name: self.scalers[name](x) for name, x in inputs.items()}
+
+    def targets(self, values, present):
+        """What the encoders read and the loss scores: ``values`` in model units, aligned.
+
+        With lags, each aligned series is shifted back by its estimated lag
+        (detached: the lags learn from the aligner's own objective only).
+        """
+        return self._aligned(self.scale(values), present)[0]
+
+    def _aligned(self, scaled, present):
+        """``(aligned targets, the aligner's objective or None)``."""
+        if self.aligner is None:
+            return scaled, None
+        scores = self.aligner.correlations(scaled)
+        lags = self.aligner.lags(scores, present)
+        objective = self.aligner.objective(scores, present) if self.training else None
+        return self.aligner.align(scaled, lags), objective
+
+    def estimate_lags(self, **inputs):
+        """Each aligned series' ``(n,)`` lags behind the reference, in reference steps.
+
+        NaN for a sample lacking either series; empty without the reference.
+        """
+        values, present = split_presence(inputs)
+        scores = self.aligner.correlations(self.scale(values))
+        return self.aligner.lags(scores, present, missing=float("nan"))
 
     @contextlib.contextmanager
     def complete_inputs(self, complete=True):
@@ -275,12 +312,12 @@ class MultimodalAutoencoderModule(nn.Module):
     def encode(self, **inputs):
         """Code (posterior mean) from a batch in original units."""
         values, present = split_presence(inputs)
-        return self.posterior(self.scale(values), present).mean
+        return self.posterior(self.targets(values, present), present).mean
 
     def encode_with_logvar(self, **inputs):
         """Code and its log variance from a batch in original units."""
         values, present = split_presence(inputs)
-        posterior = self.posterior(self.scale(values), present)
+        posterior = self.posterior(self.targets(values, present), present)
         return posterior.mean, posterior.logvar
 
     def decode(self, code, names=None):
@@ -311,7 +348,7 @@ class MultimodalAutoencoderModule(nn.Module):
         that have any; and the presence masks.
         """
         values, present = split_presence(inputs)
-        targets = self.scale(values)
+        targets = self.targets(values, present)
         features = self.features(targets)
         cross = {
             name: (code.mean, has_others)
@@ -326,7 +363,7 @@ class MultimodalAutoencoderModule(nn.Module):
         code; by default, the decoders.
         """
         values, present = split_presence(inputs)
-        targets = self.scale(values)
+        targets = self.targets(values, present)
         posterior = self.posterior(targets, present)
         reconstructions = (reconstruct or self.decode)(posterior.mean)
         return self._output(posterior, ((reconstructions, None),), targets, present)
@@ -335,7 +372,7 @@ class MultimodalAutoencoderModule(nn.Module):
         if not self.training:
             return self.evaluate(inputs)
         values, present = split_presence(inputs)
-        targets = self.scale(values)
+        targets, alignment = self._aligned(self.scale(values), present)
         features = self.features(self._corrupt(targets))
         hiding = self.modality_dropout > 0
         visible = self._hide_modalities(targets, present) if hiding else present
@@ -344,7 +381,7 @@ class MultimodalAutoencoderModule(nn.Module):
             decodings = self._decode_together(
                 [(self._draw(mean, logvar), weight) for mean, logvar, weight in posterior.experts]
             )
-            return self._output(posterior, tuple(decodings), targets, present)
+            return self._output(posterior, tuple(decodings), targets, present, alignment)
         codes = ((posterior, 1.0),)
         if hiding and self.subset_weight < 1:
             # The code of every present modality and the code of the visible
@@ -364,7 +401,7 @@ class MultimodalAutoencoderModule(nn.Module):
             reconstructions, has_others = self._cross_reconstructions(features, visible, present)
             weights = {name: cross * has for name, has in has_others.items()}
             decodings.append((reconstructions, weights))
-        return self._output(posterior, tuple(decodings), targets, present)
+        return self._output(posterior, tuple(decodings), targets, present, alignment)
 
     def _decode_together(self, weighted_codes):
         """``[(reconstructions, weight)]`` for ``[(code, weight)]``, in one pass of the decoders.
@@ -439,7 +476,7 @@ class MultimodalAutoencoderModule(nn.Module):
         columns = [present[name].float() if name in present else ones for name in names]
         return torch.stack(columns, dim=1)
 
-    def _output(self, posterior, decodings, targets, present):
+    def _output(self, posterior, decodings, targets, present, alignment=None):
         return AutoencoderOutput(
             posterior.mean,
             decodings[0][0],
@@ -448,6 +485,7 @@ class MultimodalAutoencoderModule(nn.Module):
             posterior.logvar if self.variational else None,
             decodings if len(decodings) > 1 or isinstance(decodings[0][1], dict) else None,
             posterior.experts if self.variational else None,
+            alignment,
         )
 
     def _draw(self, mean, logvar):

@@ -124,6 +124,11 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         Train as one of the processes of a ``torchrun`` job, each on its
         share of every batch, with the gradients summed
         (:class:`~skmmae.distributed.DataParallel`, :doc:`/scaling`).
+    lags : bool, Lags or None, default=None
+        Estimate each sample's delay of every time-series modality behind
+        a reference one, and align the series to it before encoding
+        (:class:`~skmmae.lags.Lags`, :doc:`/timeseries`); True takes its
+        defaults. :meth:`estimate_lags` gives the delays.
     verbose : int, default=0
         0 trains silently; 1 prints skorch's table of losses per epoch; 2
         shows a progress bar over the epochs with the latest losses
@@ -202,6 +207,7 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         speed=None,
         privacy=None,
         data_parallel=False,
+        lags=None,
         verbose=0,
         random_state=None,
     ):
@@ -229,6 +235,7 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         self.speed = speed
         self.privacy = privacy
         self.data_parallel = data_parallel
+        self.lags = lags
         self.verbose = verbose
         self.random_state = random_state
 
@@ -340,6 +347,48 @@ class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         return restore_modality(
             self.modalities_[target].restore(values), self._layout, target, index=index
         )
+
+    @on_thread_budget
+    def estimate_lags(self, X):
+        """Each sample's delay of every aligned series behind the reference.
+
+        Parameters
+        ----------
+        X : dict of str -> array-like, SliceDict or DataFrame
+            Modalities in the form used in :meth:`fit`, with the reference
+            series (:class:`~skmmae.lags.Lags`); series not given get no
+            lags.
+
+        Returns
+        -------
+        lags : dict of str -> ndarray of shape (n_samples,)
+            For each aligned series given, how far it lags behind the
+            reference in each sample (negative: ahead of it), in steps of
+            the reference, or in seconds when ``Lags(rates=...)`` gave
+            sampling rates; NaN where a sample lacks either series. Shift
+            a series back by its lags with :func:`skmmae.lags.shift_series`.
+
+        Examples
+        --------
+        >>> from skmmae import MultimodalAutoencoder
+        >>> from skmmae.datasets import make_lagged
+        >>> lagged = make_lagged(200, max_lag=8, random_state=0)
+        >>> ae = MultimodalAutoencoder(
+        ...     4, modalities={"a": "timeseries", "b": "timeseries"}, lags=True,
+        ...     max_epochs=2, random_state=0,
+        ... ).fit(lagged.data)
+        >>> list(ae.estimate_lags(lagged.data))
+        ['b']
+        """
+        reference, unit = _fitted_input.check_aligned(self)
+        data = self._inference_data(X)
+        if reference not in data.X:
+            raise ValueError(
+                f"estimate_lags needs the reference series {reference!r}, which X does not "
+                f"have; X has {[name for name in data.X if name in self.modalities_]}."
+            )
+        lags = _inference.estimate_lags(self.net_, data)
+        return {name: values * unit for name, values in lags.items()}
 
     def _reconstruct(self, code):
         """Every modality in model units from a batch of codes, by the read-out."""

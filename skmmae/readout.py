@@ -32,6 +32,7 @@ from ._compat import Interval, InvalidParameterError
 from ._inference import batches, encode
 from ._kernel_ridge import fit_kernel_regressions
 from ._modality_dict import ModalityDict
+from ._module import split_presence
 
 __all__ = ["DecoderReadout", "KernelReadout", "TrainingData"]
 
@@ -136,6 +137,19 @@ def _filled(module, code, targets):
     }
 
 
+def _scaled(module, batch, names):
+    """The modalities ``names`` of ``batch`` in model units, as the loss scored them.
+
+    Aligned series (with lags) are aligned, which needs the reference's
+    values too; otherwise only ``names`` are scaled.
+    """
+    if module.aligner is None:
+        return {name: module.scalers[name](batch[name]) for name in names}
+    values, present = split_presence(batch)
+    targets = module.targets(values, present)
+    return {name: targets[name] for name in names}
+
+
 class _ScaledTargets:
     def __init__(self, training, names, rows):
         self.training, self.names, self.rows = training, names, rows
@@ -145,7 +159,7 @@ class _ScaledTargets:
         with torch.no_grad():
             for batch in self.training:
                 size = len(batch[self.names[0]])
-                scaled = {name: module.scalers[name](batch[name]) for name in self.names}
+                scaled = _scaled(module, batch, self.names)
                 device = scaled[self.names[0]].device
                 # The training codes, computed once for every read-out.
                 span = slice(start, start + size)
