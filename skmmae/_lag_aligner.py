@@ -17,7 +17,9 @@ modality other than the reference it
    Trans. ASSP 24(4), 1976);
 4. shifts the series by that lag (linear interpolation, the end values
    held beyond the ends), so that every encoder, decoder and loss sees it
-   in the reference's time frame.
+   in the reference's time frame; its encoder reads only the steps that
+   every lag in range leaves recorded (:meth:`LagAligner.encoder_view`),
+   so that the code does not depend on the lag through the held ends.
 
 The projections learn by their own objective, never by the reconstruction
 loss (the lag is detached from the data path): the softmax-weighted peak of
@@ -189,6 +191,23 @@ class LagAligner(nn.Module):
         for name, lag in lags.items():
             aligned[name] = shift(scaled[name], lag / self.periods[name])
         return aligned
+
+    def encoder_view(self, name, series):
+        """What the encoder of ``name`` reads of its aligned ``series``: the steps every lag keeps.
+
+        Aligned by a lag, a series has no recorded values for the first or
+        last ``lag`` steps (held end values stand in); how many depends on
+        the lag, and so would the code. The encoder reads 0 (the mean, in
+        model units) on the first and last ``max_lag`` reference steps
+        whatever the lag, so that its input does not depend on the lag.
+        The loss still scores every step.
+        """
+        if name not in self.other_side:
+            return series
+        edge = math.ceil(self.max_lag / self.periods[name])
+        steps = torch.arange(series.shape[-1], device=series.device)
+        inner = (steps >= edge) & (steps < series.shape[-1] - edge)
+        return torch.where(inner, series, 0.0)
 
     def _peak(self, scores):
         """The best lag of each row, refined by a parabola through the peak and its neighbours."""

@@ -302,6 +302,8 @@ class MultimodalAutoencoderModule(nn.Module):
                 x = torch.where(observed, x, fill)
                 if with_flags:
                     x = torch.cat([x, observed.to(x.dtype)], dim=1)
+            if self.aligner is not None:
+                x = self.aligner.encoder_view(name, x)
             features[name] = self.encoders[name](x)
         return features
 
