@@ -355,3 +355,11 @@ def test_scaler_round_trip():
     x = torch.tensor([[1.0, 20.0]])
     np.testing.assert_allclose(scaler(x).numpy(), [[-0.5, 0.0]])
     np.testing.assert_allclose(scaler.inverse(scaler(x)).numpy(), x.numpy())
+
+
+def test_a_modality_without_features_is_refused_by_name():
+    # Found by the contract test's random search: strings with no column
+    # were taken for a categorical modality and failed inside torch.
+    X = {"v": np.array([], dtype="<U2").reshape(2, 0), "w": np.zeros((2, 2))}
+    with pytest.raises(ValueError, match="Modality 'v' has no values in a sample"):
+        MultimodalAutoencoder(2, max_epochs=1).fit(X)

@@ -229,6 +229,11 @@ class Modality(BaseEstimator):
         """Learn from checked ``values``, or their summary for a kind that ``fits_on_summary``."""
         self.input_shape_ = tuple(int(d) for d in shape)
         self.n_features_ = math.prod(self.input_shape_)
+        if self.n_features_ == 0:
+            raise ValueError(
+                f"{label} has no values in a sample (sample shape {self.input_shape_}); a "
+                "modality needs at least one feature."
+            )
         if self.accepts_missing_cells:
             self.missing_cells_ = check_observed_features(values, label)
         self._fit(values)
