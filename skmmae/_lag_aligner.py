@@ -108,10 +108,16 @@ class LagAligner(nn.Module):
         for name in self.lagged:
             if name not in scaled:
                 continue
-            reference = self.reference_side[name](scaled[self.reference])
-            other = self._resampled(self.other_side[name](scaled[name]), name)
+            # A step with a value not recorded (NaN: a dropout, or after a
+            # series' end) counts in no overlap.
+            reference, ref_recorded = _recorded(scaled[self.reference])
+            other, other_recorded = _recorded(scaled[name])
             scores[name] = _cross_correlation(
-                _standardized(reference), _standardized(other), self.max_lag
+                _standardized(self.reference_side[name](reference)),
+                _standardized(self._resampled(self.other_side[name](other), name)),
+                self.max_lag,
+                ref_recorded,
+                self._resampled(other_recorded, name) > 0.999,
             )
         return scores
 
@@ -143,15 +149,23 @@ class LagAligner(nn.Module):
             reference, other = scaled[self.reference].float(), scaled[name].float()
             if has is not None:
                 reference, other = reference[has], other[has]
+            reference, ref_recorded = _recorded(reference)
+            other, other_recorded = _recorded(other)
             other = self._resampled(other, name)
-            lags = _lags_of_best_channels(reference, other, self.max_lag, self._peak)
+            other_recorded = self._resampled(other_recorded, name) > 0.999
+            masks = (ref_recorded, other_recorded)
+            lags = _lags_of_best_channels(reference, other, self.max_lag, self._peak, masks)
             width = self.reference_side[name].out_channels
             for _ in range(rounds):
-                ref_weights, other_weights = _canonical_weights(reference, shift(other, lags), width)
+                ref_weights, other_weights = _canonical_weights(
+                    reference, shift(other, lags), width,
+                    ref_recorded & shift(other_recorded.float(), lags).eq(1),
+                )
                 scores = _cross_correlation(
                     _standardized(torch.einsum("nct,ck->nkt", reference, ref_weights)),
                     _standardized(torch.einsum("nct,ck->nkt", other, other_weights)),
                     self.max_lag,
+                    *masks,
                 )
                 lags = self._peak(scores)
             for side, weights in ((self.reference_side, ref_weights), (self.other_side, other_weights)):
@@ -284,47 +298,58 @@ def _standardized(projected):
     return centred / centred.pow(2).mean(dim=-1, keepdim=True).add(1e-6).sqrt()
 
 
-def _cross_correlation(reference, other, max_lag):
+def _recorded(series):
+    """``series`` with NaN read as 0, and ``(n, 1, time)`` True where every channel was recorded."""
+    missing = torch.isnan(series)
+    return series.masked_fill(missing, 0.0), ~missing.any(dim=1, keepdim=True)
+
+
+def _cross_correlation(reference, other, max_lag, ref_recorded=None, other_recorded=None):
     """``(n, 2 max_lag + 1)``: Pearson correlation of ``ref[t]`` and ``other[t + lag]`` over their overlap.
 
-    Mean over components. The products for every lag come from one FFT
-    (zero-padded, so that nothing wraps around); each overlap's sums and
-    sums of squares come from cumulative sums, so that the series' ends,
-    which a lag moves out of the overlap, weigh nothing.
+    The overlap holds the steps ``t`` where both are recorded (the masks,
+    ``(n, 1, time)``; None: every step). Mean over components. Every sum
+    over the overlaps of all lags comes from one FFT each (zero-padded, so
+    that nothing wraps around), so that the series' ends, which a lag
+    moves out of the overlap, and steps not recorded weigh nothing.
     """
     reference, other = reference.float(), other.float()
     length = reference.shape[-1]
     size = 1 << (2 * length - 1).bit_length()
-    spectrum = torch.fft.rfft(reference, size).conj() * torch.fft.rfft(other, size)
-    full = torch.fft.irfft(spectrum, size)  # index l: lag l; index size - l: lag -l
-    products = torch.cat([full[..., size - max_lag :], full[..., : max_lag + 1]], dim=-1)
-    lags = torch.arange(-max_lag, max_lag + 1, device=products.device)
-    count = (length - lags.abs()).to(products.dtype)
-    # The reference's overlap is [max(0, -l), min(length, length - l)), the other's is it + l.
-    ref_sum, ref_squares = _window_sums(reference, (-lags).clamp_min(0), length - lags.clamp_min(0))
-    other_sum, other_squares = _window_sums(other, lags.clamp_min(0), length + lags.clamp_max(0))
-    covariance = products - ref_sum * other_sum / count
+    ref_mask = _mask(ref_recorded, reference)
+    other_mask = _mask(other_recorded, other)
+
+    def correlate(x, y):
+        """``sum_t x[t] y[t + lag]`` for every lag in range (x, y masked)."""
+        full = torch.fft.irfft(torch.fft.rfft(x, size).conj() * torch.fft.rfft(y, size), size)
+        return torch.cat([full[..., size - max_lag :], full[..., : max_lag + 1]], dim=-1)
+
+    ref, oth = reference * ref_mask, other * other_mask
+    count = correlate(ref_mask, other_mask).clamp_min(1.0)
+    ref_sum, other_sum = correlate(ref, other_mask), correlate(ref_mask, oth)
+    ref_squares, other_squares = correlate(ref * reference, other_mask), correlate(ref_mask, oth * other)
+    covariance = correlate(ref, oth) - ref_sum * other_sum / count
     ref_variance = (ref_squares - ref_sum**2 / count).clamp_min(0)
     other_variance = (other_squares - other_sum**2 / count).clamp_min(0)
     correlation = covariance / (ref_variance * other_variance + 1e-6).sqrt()
     return correlation.mean(dim=1)
 
 
-def _window_sums(series, starts, stops):
-    """Sums and sums of squares of ``series`` over ``[starts[j], stops[j])`` of its last axis."""
-    zero = series.new_zeros((*series.shape[:-1], 1))
-    sums = torch.cat([zero, series.cumsum(-1)], dim=-1)
-    squares = torch.cat([zero, series.pow(2).cumsum(-1)], dim=-1)
-    return sums[..., stops] - sums[..., starts], squares[..., stops] - squares[..., starts]
+def _mask(recorded, series):
+    """A float ``(n, 1, time)`` mask of recorded steps (all ones for None)."""
+    if recorded is None:
+        return series.new_ones((series.shape[0], 1, series.shape[-1]))
+    return recorded.to(series.dtype)
 
 
-def _lags_of_best_channels(reference, other, max_lag, peak):
+def _lags_of_best_channels(reference, other, max_lag, peak, masks):
     """Lags from the channel pair whose correlation peaks highest on average, either sign."""
     best, lags = -math.inf, None
     for i in range(reference.shape[1]):
         for j in range(other.shape[1]):
             scores = _cross_correlation(
-                _standardized(reference[:, i : i + 1]), _standardized(other[:, j : j + 1]), max_lag
+                _standardized(reference[:, i : i + 1]), _standardized(other[:, j : j + 1]),
+                max_lag, *masks,
             )
             for signed in (scores, -scores):
                 strength = float(signed.max(dim=1).values.mean())
@@ -333,11 +358,16 @@ def _lags_of_best_channels(reference, other, max_lag, peak):
     return lags
 
 
-def _canonical_weights(reference, other, k):
-    """The first ``k`` canonical directions ``(channels, k)`` of two series, time steps as observations."""
+def _canonical_weights(reference, other, k, recorded):
+    """The first ``k`` canonical directions ``(channels, k)`` of two series.
+
+    Their time steps where both are recorded (``recorded``, ``(n, 1,
+    time)``) are the observations.
+    """
+    keep = recorded.squeeze(1).reshape(-1)
 
     def observations(series):
-        flat = series.transpose(1, 2).reshape(-1, series.shape[1]).double()
+        flat = series.transpose(1, 2).reshape(-1, series.shape[1])[keep].double()
         return flat - flat.mean(dim=0)
 
     def inverse_sqrt(covariance):
@@ -346,7 +376,7 @@ def _canonical_weights(reference, other, k):
         return vectors @ torch.diag((values.clamp_min(0) + ridge).rsqrt()) @ vectors.T
 
     x, y = observations(reference), observations(other)
-    n = len(x)
+    n = max(len(x), 1)
     whiten_x, whiten_y = inverse_sqrt(x.T @ x / n), inverse_sqrt(y.T @ y / n)
     u, _, vh = torch.linalg.svd(whiten_x @ (x.T @ y / n) @ whiten_y)
     return (whiten_x @ u[:, :k]).float(), (whiten_y @ vh.T[:, :k]).float()

@@ -37,6 +37,7 @@ from ._values import (
 
 __all__ = [
     "ARRAY_MODALITY",
+    "LENGTHS_SUFFIX",
     "MISSING_SUFFIX",
     "InputLayout",
     "check_code",
@@ -52,6 +53,10 @@ ARRAY_MODALITY = "X"
 #: ``X["<name>" + MISSING_SUFFIX]``: a boolean mask, True where a sample lacks
 #: the modality ``name`` (for kinds whose values cannot be NaN).
 MISSING_SUFFIX = "__missing"
+
+#: ``X["<name>" + LENGTHS_SUFFIX]``: each sample's number of recorded steps of
+#: the series ``name``; the steps after it are read as NaN (not recorded).
+LENGTHS_SUFFIX = "__lengths"
 
 
 _MAPPING, _SLICEDICT, _MULTIINDEX, _ARRAY, _FRAME = (
@@ -136,9 +141,17 @@ def _split_mapping(X):
                 f"{type(key).__name__}."
             )
     kind = _SLICEDICT if isinstance(X, SliceDict) else _MAPPING
-    names = [name for name in X if not name.endswith(MISSING_SUFFIX)]
+    names = [name for name in X if not name.endswith((MISSING_SUFFIX, LENGTHS_SUFFIX))]
     layout = InputLayout(kind, {name: _column_names(X[name]) for name in names})
     data = {name: _as_block(X[name], layout.describe(name)) for name in names}
+    for key in [key for key in X if key.endswith(LENGTHS_SUFFIX)]:
+        name = key[: -len(LENGTHS_SUFFIX)]
+        if name not in data:
+            raise ValueError(
+                f"X[{key!r}] gives series lengths for {name!r}, which X has no values for; "
+                f"X has the modalities {names}."
+            )
+        data[name] = _cut_to_lengths(data[name], X[key], key, layout.describe(name))
     # Missing-row masks travel along; extract_presence checks and applies them.
     data.update({key: _as_mask(X[key], key) for key in X if key.endswith(MISSING_SUFFIX)})
     return data, layout
@@ -215,6 +228,41 @@ def _as_block(value, label):
             "values.reshape(-1, 1)."
         )
     return block
+
+
+def _cut_to_lengths(block, lengths, key, label):
+    """A float copy of the series ``block`` with NaN after each sample's length (last axis)."""
+    if not isinstance(block, np.ndarray):
+        raise TypeError(
+            f"{label} has lengths in X[{key!r}], which need its series as a numpy array "
+            f"(n_samples, channels, time) or (n_samples, time); got {type(block).__name__}."
+        )
+    lengths = tensor_to_array(lengths, f"X[{key!r}]")
+    lengths = np.asarray(lengths)
+    steps = block.shape[-1]
+    whole = lengths.dtype.kind in "iu" or (
+        lengths.dtype.kind == "f" and np.isfinite(lengths).all() and (lengths == np.round(lengths)).all()
+    )
+    if lengths.shape != (len(block),) or not whole or not ((lengths >= 0) & (lengths <= steps)).all():
+        raise ValueError(
+            f"X[{key!r}] must hold one whole number of recorded steps per sample of {label}, "
+            f"from 0 to its {steps} steps; got an array of shape {lengths.shape} and dtype "
+            f"{lengths.dtype}" + (
+                f" with values from {lengths.min()} to {lengths.max()}."
+                if lengths.size and lengths.dtype.kind in "iuf" else "."
+            )
+        )
+    cut = np.array(block, dtype=np.float32)  # a copy: the user's array is never changed
+    after = np.arange(steps) >= lengths.astype(np.int64)[:, np.newaxis]
+    if cut.ndim == 3:
+        after = np.broadcast_to(after[:, np.newaxis], cut.shape)
+    elif cut.ndim != 2:
+        raise ValueError(
+            f"{label} has lengths in X[{key!r}], which need series of shape "
+            f"(n_samples, channels, time) or (n_samples, time); got shape {cut.shape}."
+        )
+    cut[after] = np.nan
+    return cut
 
 
 def _as_mask(value, key):

@@ -99,6 +99,12 @@ def export_onnx(estimator, path, part="encoder", modalities=None, opset_version=
             "ONNX export needs onnx, an optional extra: pip install 'skmmae[onnx]'."
         ) from error
     names = _modalities(estimator, modalities)
+    if part == "encoder" and estimator.net_.module_.aligner is not None:
+        raise ValueError(
+            "export_onnx: the encoder of a model fitted with lags aligns its series through "
+            "FFTs, which this export does not cover yet; export the decoder, or save the "
+            "model (save) instead."
+        )
     module = estimator.net_.module_.eval().to("cpu")
     try:
         if part == "encoder":

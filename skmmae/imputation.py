@@ -82,9 +82,17 @@ def impute(estimator, X, n_draws=None, random_state=None):
 
 
 def _reconstructions(estimator, codes):
-    """Each modality that can have missing cells, read back from ``codes`` in original units."""
-    names = [name for name, m in estimator.modalities_.items() if m.accepts_missing_cells]
+    """Each modality that can have missing cells, read back from ``codes`` in original units.
+
+    Not the series a lag aligner moves: they are read back in the
+    reference's time frame, not where their missing cells are.
+    """
     module, readout = estimator.net_.module_, estimator.readout_
+    aligned = () if module.aligner is None else module.aligner.lagged
+    names = [
+        name for name, m in estimator.modalities_.items()
+        if m.accepts_missing_cells and name not in aligned
+    ]
     decoded = _inference.decode(
         estimator.net_, codes, lambda code: readout.reconstruct(module, code, names)
     )

@@ -465,3 +465,19 @@ def test_make_lagged_feeds_the_estimator():
     assert ae.fit_transform(X).shape == (60, 2) and len(y) == 60
     with pytest.raises(ValueError, match="multiple of rate_ratio"):
         make_lagged(10, length=63)
+
+
+def test_make_lagged_records_different_lengths_when_asked():
+    lagged = make_lagged(80, min_length=41, random_state=0)
+    a, b = lagged.data["a"], lagged.data["b"]
+    # Each recording ends after an even number of steps of "a", 42 to 64.
+    assert lagged.lengths.min() >= 42 and lagged.lengths.max() <= 64 and (lagged.lengths % 2 == 0).all()
+    recorded_a = (~np.isnan(a)).all(axis=1).sum(axis=1)
+    recorded_b = (~np.isnan(b)).all(axis=1).sum(axis=1)
+    np.testing.assert_array_equal(recorded_a, lagged.lengths)
+    np.testing.assert_array_equal(recorded_b, lagged.lengths // 2)
+    # NaN only after the end: every recorded step comes first.
+    assert all(np.isnan(a[i, :, n:]).all() and not np.isnan(a[i, :, :n]).any() for i, n in enumerate(lagged.lengths))
+    assert (make_lagged(5, random_state=0).lengths == 64).all()
+    with pytest.raises(ValueError, match="min_length=1 must lie between rate_ratio=2 and length=64"):
+        make_lagged(5, min_length=1)

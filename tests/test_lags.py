@@ -154,6 +154,13 @@ def test_estimate_lags_needs_a_lagged_model_and_the_reference(lagged, aware):
         aware.estimate_lags({"b": X["b"]})
 
 
+def test_onnx_export_of_the_aligning_encoder_is_refused(aware, tmp_path):
+    pytest.importorskip("onnx")
+    with pytest.raises(ValueError, match="fitted with lags.*export the decoder"):
+        aware.export_onnx(tmp_path / "encoder.onnx")
+    assert aware.export_onnx(tmp_path / "decoder.onnx", "decoder").endswith("decoder.onnx")
+
+
 def test_privacy_refuses_lags(lagged):
     ae = MultimodalAutoencoder(
         2, modalities=SERIES, lags=True, readout="decoder",
@@ -174,3 +181,14 @@ def test_shift_series_moves_each_sample_by_its_lag():
         shift_series(X, [1])
     with pytest.raises(ValueError, match="finite lags"):
         shift_series(X, [1, np.nan])
+
+
+def test_imputation_leaves_the_aligned_series_as_they_are(lagged, aware):
+    from skmmae.imputation import impute
+
+    X = rows(lagged.data, slice(0, 20))
+    X["a"], X["b"] = X["a"].copy(), X["b"].copy()
+    X["a"][0, 0, 5] = X["b"][0, 0, 5] = np.nan
+    filled = impute(aware, X)
+    # The reference is read back where its cells are; "b" would come back shifted.
+    assert np.isfinite(filled["a"]).all() and np.isnan(filled["b"][0, 0, 5])

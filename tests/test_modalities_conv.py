@@ -250,12 +250,19 @@ def test_timeseries_wrong_rank_names_the_label():
         TimeSeries().fit(np.zeros((4, 2, 3, 5)), label="Modality 'ts'")
 
 
-@pytest.mark.parametrize("kind, shape", [(Image, (4, 8, 8)), (TimeSeries, (4, 2, 9))])
-def test_nan_is_refused_with_the_label(kind, shape):
-    values = np.random.default_rng(0).random(shape)
+def test_nan_in_an_image_is_refused_with_the_label():
+    # A series takes NaN as a value not recorded (test_modalities_timeseries.py).
+    values = np.random.default_rng(0).random((4, 8, 8))
     values[2, 0, 1] = np.nan
     with pytest.raises(ValueError, match=r"Modality 'm' contains NaN in 1 rows \(first: 2\)"):
-        kind().fit(values, label="Modality 'm'")
+        Image().fit(values, label="Modality 'm'")
+
+
+def test_infinity_in_a_series_is_refused_with_the_label():
+    values = np.random.default_rng(0).random((4, 2, 9))
+    values[2, 0, 1] = np.inf
+    with pytest.raises(ValueError, match=r"Modality 'm' contains infinity .* in 1 rows \(first: 2\)"):
+        TimeSeries().fit(values, label="Modality 'm'")
 
 
 def test_bce_refuses_values_outside_unit_interval(digits):
@@ -295,7 +302,9 @@ def test_clone_and_get_params():
     m = Image(channels=(4,), pixel_loss="mse")
     expected = {"channels": (4,), "pixel_loss": "mse", "encoder": None, "decoder": None}
     assert clone(m).get_params() == expected
-    assert TimeSeries().get_params() == {"channels": (16, 32), "encoder": None, "decoder": None}
+    assert TimeSeries().get_params() == {
+        "channels": (16, 32), "pooling": "flatten", "encoder": None, "decoder": None
+    }
     fitted = Image().fit(np.zeros((2, 4, 4)))
     assert not hasattr(clone(fitted), "input_shape_")
 

@@ -15,6 +15,7 @@ def make_lagged(
     rate_ratio=2,
     max_lag=8,
     noise=0.1,
+    min_length=None,
     random_state=None,
     return_X_y=False,
 ):
@@ -31,6 +32,12 @@ def make_lagged(
     ``"a"``; a positive lag means that ``"b"`` lags behind ``"a"``. Both
     modalities get Gaussian noise of standard deviation ``noise``.
 
+    With ``min_length``, recordings differ in length: each sample's
+    recording stops after a number of steps of ``"a"`` drawn uniformly
+    from ``min_length`` to ``length`` (a multiple of ``rate_ratio``), and
+    both series are NaN from there on (``"b"`` after that many steps over
+    ``rate_ratio``).
+
     Parameters
     ----------
     n_samples : int, default=500
@@ -45,6 +52,9 @@ def make_lagged(
         Largest delay, in steps of ``"a"``.
     noise : float, default=0.1
         Standard deviation of the noise added to every value.
+    min_length : int or None, default=None
+        The shortest recording, in steps of ``"a"``; None: every recording
+        has ``length`` steps.
     random_state : int, RandomState instance or None, default=None
         Seeds every draw.
     return_X_y : bool, default=False
@@ -58,7 +68,8 @@ def make_lagged(
         length // rate_ratio)`` (name their kind ``"timeseries"``);
         ``target``: the class of each sample; ``lags``: each sample's
         delay of ``"b"`` behind ``"a"``, in steps of ``"a"``; ``periods``:
-        how many steps of ``"a"`` one step of each modality spans.
+        how many steps of ``"a"`` one step of each modality spans;
+        ``lengths``: each sample's recorded steps of ``"a"``.
     (data, target) : tuple
         With ``return_X_y=True``.
 
@@ -74,6 +85,11 @@ def make_lagged(
     rng = check_random_state(random_state)
     if length % rate_ratio:
         raise ValueError(f"length={length} must be a multiple of rate_ratio={rate_ratio}.")
+    if min_length is not None and not rate_ratio <= min_length <= length:
+        raise ValueError(
+            f"min_length={min_length} must lie between rate_ratio={rate_ratio} and "
+            f"length={length}."
+        )
     target = rng.randint(n_classes, size=n_samples)
     lags = rng.randint(-max_lag, max_lag + 1, size=n_samples)
     # Class c: frequencies 1 + c and 2.5 + 1.5 c cycles per `length` steps.
@@ -97,8 +113,15 @@ def make_lagged(
     b = np.stack([s_b, -np.tanh(s_b)], axis=1)
     a = (a + noise * rng.normal(size=a.shape)).astype(np.float32)
     b = (b + noise * rng.normal(size=b.shape)).astype(np.float32)
+    lengths = np.full(n_samples, length)
+    if min_length is not None:
+        shortest = -(-min_length // rate_ratio)
+        lengths = rate_ratio * rng.randint(shortest, length // rate_ratio + 1, size=n_samples)
+        a[np.broadcast_to(np.arange(length) >= lengths[:, None, None], a.shape)] = np.nan
+        after_b = np.arange(0, length, rate_ratio) >= lengths[:, None, None]
+        b[np.broadcast_to(after_b, b.shape)] = np.nan
     data = SliceDict(a=a, b=b)
     if return_X_y:
         return data, target
     periods = {"a": 1.0, "b": float(rate_ratio)}
-    return Bunch(data=data, target=target, lags=lags, periods=periods)
+    return Bunch(data=data, target=target, lags=lags, periods=periods, lengths=lengths)

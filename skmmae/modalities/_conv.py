@@ -20,13 +20,14 @@ import math
 from numbers import Integral
 
 import numpy as np
+import torch
 from torch import nn
 
 from .._layers import mlp_decoder, mlp_encoder
 from .._values import as_float_array
 from ._base import Modality, invalid_parameter
 
-__all__ = ["ConvModality", "Crop", "conv_decoder", "conv_encoder"]
+__all__ = ["ConvModality", "Crop", "MaskedPoolEncoder", "conv_decoder", "conv_encoder"]
 
 _CONV = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}
 _CONV_TRANSPOSE = {1: nn.ConvTranspose1d, 2: nn.ConvTranspose2d, 3: nn.ConvTranspose3d}
@@ -100,13 +101,73 @@ def conv_encoder(sample_shape, channels, hidden_dims):
     (10, torch.Size([2, 10]))
     """
     in_channels, spatial, ndim = _split_shape(sample_shape)
-    layers = []
-    for n_in, n_out in zip((in_channels, *channels[:-1]), channels):
-        layers += [_CONV[ndim](n_in, n_out, kernel_size=3, stride=2, padding=1), nn.ReLU()]
+    layers = _conv_stack(in_channels, channels, ndim)
     top = channels[-1] if channels else in_channels
     flat = top * math.prod(_downsampled(spatial, len(channels)))
     mlp, width = mlp_encoder(flat, hidden_dims)
     return nn.Sequential(*layers, nn.Flatten(), mlp), width
+
+
+def _conv_stack(in_channels, channels, ndim):
+    """Stride-2 convolutions (kernel 3, padding 1), each followed by a ReLU."""
+    layers = []
+    for n_in, n_out in zip((in_channels, *channels[:-1]), channels):
+        layers += [_CONV[ndim](n_in, n_out, kernel_size=3, stride=2, padding=1), nn.ReLU()]
+    return layers
+
+
+class MaskedPoolEncoder(nn.Module):
+    """Convolutions over time, then the mean and maximum over the recorded steps only, then the MLP.
+
+    Reads series with observed flags as extra channels, ``(n, 2 C, T)``:
+    the first ``C`` channels hold the values (a fill where not recorded),
+    the last ``C`` whether each was recorded. A step counts as recorded
+    where any channel was; after each stride-2 convolution, an output step
+    counts where any input step under its kernel did. Steps after a
+    series' end thus never enter the pooled features, whatever the length.
+
+    Parameters
+    ----------
+    sample_shape : tuple of int
+        ``(2 C, time)``: values and flags.
+    channels : sequence of int
+        Output channels of each convolution (at least one).
+    hidden_dims : sequence of int
+        Widths of the MLP after the pooling.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skmmae.modalities._conv import MaskedPoolEncoder
+    >>> encoder = MaskedPoolEncoder((4, 30), channels=(8,), hidden_dims=(5,))
+    >>> x = torch.randn(3, 4, 30)
+    >>> x[:, 2:] = 1.0  # every step recorded
+    >>> encoder(x).shape
+    torch.Size([3, 5])
+    """
+
+    def __init__(self, sample_shape, channels, hidden_dims):
+        super().__init__()
+        in_channels, _, ndim = _split_shape(sample_shape)
+        if ndim != 1 or not channels:
+            raise ValueError(
+                "MaskedPoolEncoder needs series (channels, time) and at least one convolution."
+            )
+        self.values = in_channels // 2
+        self.convs = nn.Sequential(*_conv_stack(in_channels, channels, 1))
+        self.mlp, self.out_features = mlp_encoder(2 * channels[-1], hidden_dims)
+
+    def forward(self, x):
+        recorded = x[:, self.values :].amax(dim=1, keepdim=True)
+        features = self.convs(x)
+        for _ in range(len(self.convs) // 2):
+            recorded = nn.functional.max_pool1d(recorded, 3, stride=2, padding=1)
+        count = recorded.sum(dim=-1).clamp_min(1)
+        mean = (features * recorded).sum(dim=-1) / count
+        peak = features.masked_fill(recorded == 0, -torch.inf).amax(dim=-1)
+        # A sample with no recorded step has no peak: 0, as its mean.
+        peak = torch.where(torch.isfinite(peak), peak, 0.0)
+        return self.mlp(torch.cat([mean, peak], dim=1))
 
 
 def conv_decoder(encoding_dim, hidden_dims, sample_shape, channels):
@@ -205,6 +266,8 @@ class ConvModality(Modality):
     _layout = ""
     #: Where the channel axis is in the user's full-rank arrays (the model reads it at 1).
     _channel_axis = 1
+    #: Whether NaN marks missing values (cells, or the steps after a series' end).
+    _allow_nan = False
 
     def __init__(self, channels=(16, 32), *, encoder=None, decoder=None):
         super().__init__(encoder=encoder, decoder=decoder)
@@ -238,7 +301,7 @@ class ConvModality(Modality):
                 f"{label} must be a {full - 1}-D or {full}-D array: {self._layout}; "
                 f"got shape {tuple(X.shape)}."
             )
-        values = as_float_array(X, label, ndims=(full - 1, full))
+        values = as_float_array(X, label, ndims=(full - 1, full), allow_nan=self._allow_nan)
         if values.ndim == full - 1:
             return values[:, np.newaxis]  # one channel
         if self._channel_axis != 1:  # a copy, so that batches are contiguous slices
@@ -273,7 +336,12 @@ class ConvModality(Modality):
         return self.input_shape_
 
     def _default_encoder(self, hidden_dims):
-        return conv_encoder(self.input_shape_, tuple(self.channels), hidden_dims)
+        return conv_encoder(self._encoder_input_shape(), tuple(self.channels), hidden_dims)
+
+    def _encoder_input_shape(self):
+        """``input_shape_``, with twice the channels where the encoder reads observed flags."""
+        channels, *spatial = self.input_shape_
+        return (channels * (2 if self.encoder_reads_flags() else 1), *spatial)
 
     def _default_decoder(self, encoding_dim, hidden_dims):
         return conv_decoder(encoding_dim, hidden_dims, self.input_shape_, tuple(self.channels))

@@ -3,9 +3,10 @@
 import numpy as np
 from torch.nn import functional as F
 
-from ._base import per_sample_mean
+from ._base import masked_sample_mean
 from ._continuous import Standardize, positive_scale
-from ._conv import ConvModality
+from ._base import invalid_parameter
+from ._conv import ConvModality, MaskedPoolEncoder
 
 __all__ = ["TimeSeries"]
 
@@ -25,11 +26,26 @@ class TimeSeries(ConvModality):
     A 3-D array is not guessed to be a time series (it could be grayscale
     images): name the kind, ``modalities={name: "timeseries"}``.
 
+    NaN marks a value not recorded: a step of a channel (a sensor's
+    dropout), or every step after the end of a series shorter than the
+    array (padding with NaN, or ``X[name + "__lengths"]``). Such values
+    never reach the code: the encoder reads 0 (the mean) in their place,
+    and beside each value whether it was recorded (as extra channels) once
+    training has seen any. The loss scores recorded values only.
+
     Parameters
     ----------
     channels : sequence of int, default=(16, 32)
         Output channels of each encoder convolution; each halves the length
         (rounding up). The decoder mirrors them.
+    pooling : {"flatten", "recorded"}, default="flatten"
+        How the encoder turns the convolutions' output into features:
+        ``"flatten"`` keeps every position (with the observed flags, where
+        training had values not recorded); ``"recorded"`` takes the mean
+        and the maximum over the recorded steps only
+        (:class:`~skmmae.modalities._conv.MaskedPoolEncoder`), which reads
+        series of any length alike but forgets where in the series a
+        feature was.
     encoder, decoder : torch.nn.Module, callable or None, default=None
         Custom architectures; see :class:`Modality`. The encoder reads
         standardized series ``(n_samples, channels, time)``; the decoder
@@ -45,10 +61,12 @@ class TimeSeries(ConvModality):
         Rank of the array given to :meth:`fit` (2 or 3); reconstructions
         have this rank.
     mean_ : ndarray of shape (channels,)
-        Per-channel mean over samples and time.
+        Per-channel mean over the recorded values of all samples and steps.
     scale_ : ndarray of shape (channels,)
-        Per-channel standard deviation over samples and time (1 for a
+        Per-channel standard deviation over the same values (1 for a
         constant channel).
+    missing_cells_ : bool
+        Whether the training series had values not recorded (NaN).
 
     Examples
     --------
@@ -67,12 +85,40 @@ class TimeSeries(ConvModality):
 
     kind = "timeseries"
     fits_on_summary = True
+    accepts_missing_cells = True
+    _allow_nan = True
     #: Scored by the squared error of standardized values, which a kernel
     #: ridge read-out minimizes; on spectrograms it read codes back far
     #: better than the transposed convolutions (``benchmarks/README.md``).
     kernel_readout = True
     _spatial_ndim = 1
     _layout = "(n_samples, channels, time), or (n_samples, time) for one channel"
+
+    def __init__(self, channels=(16, 32), pooling="flatten", *, encoder=None, decoder=None):
+        super().__init__(channels, encoder=encoder, decoder=decoder)
+        self.pooling = pooling
+
+    def _check_params(self, label):
+        super()._check_params(label)
+        if self.pooling not in ("flatten", "recorded"):
+            raise invalid_parameter(self, label, "pooling", "'flatten' or 'recorded'", self.pooling)
+        if self.pooling == "recorded" and not self.channels:
+            raise invalid_parameter(
+                self, label, "channels", "at least one convolution with pooling='recorded'",
+                self.channels,
+            )
+
+    def encoder_reads_flags(self):
+        """Whether the encoder reads the observed flags: always when pooling over recorded steps."""
+        if self.pooling == "recorded" and self.encoder is None:
+            return True
+        return super().encoder_reads_flags()
+
+    def _default_encoder(self, hidden_dims):
+        if self.pooling == "flatten":
+            return super()._default_encoder(hidden_dims)
+        encoder = MaskedPoolEncoder(self._encoder_input_shape(), tuple(self.channels), hidden_dims)
+        return encoder, encoder.out_features
 
     def _statistics_from_values(self):
         return [
@@ -82,15 +128,17 @@ class TimeSeries(ConvModality):
         ]
 
     def _fit(self, summary):
-        # Per (channel, time step) statistics first, then pooled over time:
-        # with equal counts per time step, the variance of a channel is the
-        # mean of the per-step variances plus the variance of the per-step
-        # means.
-        step_mean = summary.mean.reshape(self.input_shape_)
-        step_std = summary.std.reshape(self.input_shape_)
-        self.mean_ = step_mean.mean(axis=1)
-        variance = (step_std**2 + (step_mean - self.mean_[:, np.newaxis]) ** 2).mean(axis=1)
-        self.scale_ = positive_scale(self.mean_, np.sqrt(variance))
+        # Per (channel, time step) statistics first, then pooled over time,
+        # each step weighted by its recorded values: the variance of a
+        # channel is the weighted mean of the per-step variances plus the
+        # weighted variance of the per-step means.
+        count = summary.count.reshape(self.input_shape_).astype(float)
+        step_mean = np.nan_to_num(summary.mean.reshape(self.input_shape_))
+        step_var = np.nan_to_num(summary.std.reshape(self.input_shape_)) ** 2
+        total = count.sum(axis=1)
+        self.mean_ = (count * step_mean).sum(axis=1) / total
+        spread = step_var + (step_mean - self.mean_[:, np.newaxis]) ** 2
+        self.scale_ = positive_scale(self.mean_, np.sqrt((count * spread).sum(axis=1) / total))
 
     def build_scaler(self):
         """Return a ``Standardize`` module for the per-channel statistics."""
@@ -98,5 +146,5 @@ class TimeSeries(ConvModality):
         return Standardize(self.mean_[:, np.newaxis], self.scale_[:, np.newaxis])
 
     def sample_loss(self, output, target):
-        """Mean squared error of each series, in standardized units."""
-        return per_sample_mean(F.mse_loss(output, target, reduction="none"))
+        """Mean squared error of each series over its recorded values, in standardized units."""
+        return masked_sample_mean(F.mse_loss(output, target.nan_to_num(), reduction="none"), target)
