@@ -4,9 +4,9 @@
 :class:`~skmmae._module.MultimodalAutoencoderModule`. For each time-series
 modality other than the reference it
 
-1. projects both series to a few components per time step (a learned 1-D
-   convolution), the other one resampled to the reference's rate by linear
-   interpolation;
+1. projects both series, their values and their squares, to a few
+   components per time step (a learned 1-D convolution), the other one
+   resampled to the reference's rate by linear interpolation;
 2. scores every candidate lag by the normalized cross-correlation of the
    projections (all lags at once through the FFT), averaged over
    components;
@@ -84,10 +84,10 @@ class LagAligner(nn.Module):
         widths = {n: min(components, ref_channels, shapes[n][0]) for n in self.lagged}
         # Keyed by the other modality of each pair.
         self.reference_side = ModalityDict(
-            {n: ZeroPhaseConv1d(ref_channels, widths[n], kernel_size) for n in self.lagged}
+            {n: ZeroPhaseConv1d(2 * ref_channels, widths[n], kernel_size) for n in self.lagged}
         )
         self.other_side = ModalityDict(
-            {n: ZeroPhaseConv1d(shapes[n][0], widths[n], kernel_size) for n in self.lagged}
+            {n: ZeroPhaseConv1d(2 * shapes[n][0], widths[n], kernel_size) for n in self.lagged}
         )
         for name in self.lagged:
             # Where each reference step falls on the modality's own steps.
@@ -299,9 +299,14 @@ def _standardized(projected):
 
 
 def _recorded(series):
-    """``series`` with NaN read as 0, and ``(n, 1, time)`` True where every channel was recorded."""
+    """``series`` and its squares, NaN read as 0; and ``(n, 1, time)`` True where every channel was recorded.
+
+    The squares let a projection read a series' energy (its squared norm
+    over channels, say), where two sensors share that rather than a sign.
+    """
     missing = torch.isnan(series)
-    return series.masked_fill(missing, 0.0), ~missing.any(dim=1, keepdim=True)
+    values = series.masked_fill(missing, 0.0)
+    return torch.cat([values, values * values], dim=1), ~missing.any(dim=1, keepdim=True)
 
 
 def _cross_correlation(reference, other, max_lag, ref_recorded=None, other_recorded=None):

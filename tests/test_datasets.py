@@ -20,6 +20,7 @@ from skmmae.datasets import (
     load_moving_digits,
     load_penguins,
     load_spoken_digits,
+    load_basic_motions,
     make_lagged,
 )
 from skmmae.datasets._files import load_arrays
@@ -481,3 +482,30 @@ def test_make_lagged_records_different_lengths_when_asked():
     assert (make_lagged(5, random_state=0).lengths == 64).all()
     with pytest.raises(ValueError, match="min_length=1 must lie between rate_ratio=2 and length=64"):
         make_lagged(5, min_length=1)
+
+
+def test_basic_motions_are_the_archive_s_recordings():
+    motions = load_basic_motions()
+    X = motions.data
+    assert X["accelerometer"].shape == X["gyroscope"].shape == (80, 3, 100)
+    assert X["accelerometer"].dtype == np.float32 and (motions.lags == 0).all()
+    assert np.bincount(motions.target).tolist() == [20, 20, 20, 20]
+    assert motions.archive_test.sum() == 40 and motions.archive_test[40:].all()
+    assert "Bagnall" in motions.DESCR and "aeon" in motions.DESCR
+    # The first case of the archive's train file (its first values, by hand).
+    np.testing.assert_allclose(X["accelerometer"][0, 0, :3], [0.079106, 0.079106, -0.903497], rtol=1e-6)
+    assert motions.target_names[motions.target[0]] == "Standing"
+
+
+def test_basic_motions_with_lags_delay_the_gyroscope_by_them():
+    full = load_basic_motions().data
+    motions = load_basic_motions(max_lag=10, random_state=0)
+    X, lags = motions.data, motions.lags
+    assert X["accelerometer"].shape == X["gyroscope"].shape == (80, 3, 80)
+    assert abs(lags).max() <= 10 and len(set(lags)) > 10
+    np.testing.assert_array_equal(X["accelerometer"], full["accelerometer"][:, :, 10:90])
+    for i in range(80):  # the gyroscope's step t is the recording's step 10 + t - lag
+        np.testing.assert_array_equal(X["gyroscope"][i], full["gyroscope"][i][:, 10 - lags[i] : 90 - lags[i]])
+    np.testing.assert_array_equal(load_basic_motions(max_lag=10, random_state=0).lags, lags)
+    with pytest.raises(ValueError, match="max_lag must be an int from 0 to 49"):
+        load_basic_motions(max_lag=50)

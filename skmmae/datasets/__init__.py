@@ -1,5 +1,6 @@
 """Real data sets shipped with skmmae (no network needed), and generators of synthetic ones."""
 
+from ._basic_motions import load_basic_motions
 from ._digits import decode_words, encode_words, load_digits_words
 from ._lagged import make_lagged
 from ._mfeat import load_mfeat
@@ -12,6 +13,7 @@ __all__ = [
     "decode_words",
     "encode_captions",
     "encode_words",
+    "load_basic_motions",
     "load_digits_words",
     "load_mfeat",
     "load_moving_digits",
