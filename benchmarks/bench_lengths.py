@@ -32,6 +32,7 @@ import torch
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 
+from bench_lags import print_table  # this folder's table printer
 from skmmae import MultimodalAutoencoder
 from skmmae.datasets import make_lagged
 from skmmae.lags import Lags, shift_series
@@ -83,15 +84,7 @@ def main(argv=None):
         column: [one_run(pooling, seed, args.epochs, min_length) for seed in args.seeds]
         for column, (pooling, min_length) in columns.items()
     }
-    metrics = list(next(iter(table.values()))[0])
-    print("| metric | " + " | ".join(columns) + " |")
-    print("| --- |" + " --- |" * len(columns))
-    for metric in metrics:
-        cells = []
-        for column in columns:
-            values = [run[metric] for run in table[column]]
-            cells.append(f"{np.mean(values):.3f} ± {np.std(values):.3f}")
-        print(f"| {metric} | " + " | ".join(cells) + " |")
+    print_table(table, list(columns))
     print(f"# {time.perf_counter() - start:.0f} s")
 
 
