@@ -149,6 +149,8 @@ class LagAligner(nn.Module):
             reference, other = scaled[self.reference].float(), scaled[name].float()
             if has is not None:
                 reference, other = reference[has], other[has]
+            if len(reference) == 0:
+                continue  # no sample has both series: the random start stays
             reference, ref_recorded = _recorded(reference)
             other, other_recorded = _recorded(other)
             other = self._resampled(other, name)

@@ -64,3 +64,12 @@ def test_shift_reads_each_sample_later_by_its_own_fractional_lag():
     moved = shift(series, torch.tensor([0.5, -3.0]))
     torch.testing.assert_close(moved[0, 0, :3], torch.tensor([0.5, 1.5, 2.5]))
     torch.testing.assert_close(moved[1, 0, :5], torch.tensor([0.0, 0.0, 0.0, 0.0, 1.0]))
+
+
+def test_the_start_keeps_random_projections_when_no_sample_has_both_series():
+    torch.manual_seed(0)
+    aligner = LagAligner({"a": (1, 16), "b": (1, 16)}, "a", {"a": 1.0, "b": 1.0}, max_lag=3)
+    before = aligner.other_side["b"].weight.clone()
+    scaled = {"a": torch.randn(4, 1, 16), "b": torch.randn(4, 1, 16)}
+    aligner.initialize(scaled, {"b": torch.zeros(4)})
+    torch.testing.assert_close(aligner.other_side["b"].weight, before)
