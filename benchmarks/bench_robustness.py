@@ -42,6 +42,7 @@ Usage::
     python benchmarks/bench_robustness.py --modality fac --seeds 0
     OMP_NUM_THREADS=1 python benchmarks/bench_robustness.py --dataset spoken_digits
     python benchmarks/bench_robustness.py --params '{"input_dropout": 0.3}'
+    python benchmarks/bench_robustness.py --dataset spoken_digits --series-params '{"step_masking": 0.5}'
 
 Set ``OMP_NUM_THREADS=1`` on a small shared machine, and run it alone.
 """
@@ -59,6 +60,7 @@ from sklearn.model_selection import train_test_split
 
 from skmmae import MultimodalAutoencoder
 from skmmae.datasets import load_mfeat, load_spoken_digits
+from skmmae.modalities import TimeSeries
 
 NOISE = (0.0, 0.5, 1.0, 2.0, 4.0)
 DROP = (0.0, 0.25, 0.5, 0.75, 1.0)
@@ -101,7 +103,7 @@ def concat(part):
     return np.hstack([part[view] for view in part])
 
 
-def spoken_digits_scores(seeds, dim, params):
+def spoken_digits_scores(seeds, dim, params, series_params):
     """(kind, method) -> seeds x strengths of test accuracy, the spectrograms corrupted."""
     X, y = load_spoken_digits(return_X_y=True)
     train, test = train_test_split(np.arange(len(y)), test_size=0.3, stratify=y, random_state=0)
@@ -111,7 +113,8 @@ def spoken_digits_scores(seeds, dim, params):
     scores = {}
     for seed in seeds:
         ae = MultimodalAutoencoder(
-            dim, modalities={"audio": "timeseries", "text": "tokens"}, random_state=seed,
+            dim, modalities={"audio": TimeSeries(**series_params), "text": "tokens"},
+            random_state=seed,
             **params
         ).fit(X[train])
         pca = PCA(dim, random_state=seed).fit(standardized[train].reshape(len(train), -1))
@@ -149,6 +152,9 @@ def main():
     parser.add_argument("--dim", type=int, default=32)
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--params", default="{}", help="estimator parameters, as JSON")
+    parser.add_argument(
+        "--series-params", default="{}", help="TimeSeries parameters of the spectrograms, as JSON"
+    )
     args = parser.parse_args()
     params = json.loads(args.params)
     if args.dataset == "spoken_digits":
@@ -159,7 +165,8 @@ def main():
         f"{args.modality!r}, code {args.dim}"
     )
     if args.dataset == "spoken_digits":
-        print_scores(spoken_digits_scores(args.seeds, args.dim, params), args.modality, SERIES_DROP)
+        scores = spoken_digits_scores(args.seeds, args.dim, params, json.loads(args.series_params))
+        print_scores(scores, args.modality, SERIES_DROP)
         return
     (train, test), y_train, y_test = standardized_split()
     scores = {}  # (kind, method) -> seeds x strengths

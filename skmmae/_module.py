@@ -105,6 +105,21 @@ class AutoencoderOutput:
         )
 
 
+def _lost_steps(series, share):
+    """``(n, 1, time)`` bool: one contiguous block of steps per series, of up to ``share`` of them.
+
+    Each block's length is drawn uniformly from 0 to ``share`` of the
+    steps, and its start uniformly where it fits (time masking, as in
+    SpecAugment: Park et al., 2019). Fixed shapes throughout, no host sync.
+    """
+    steps = series.shape[-1]
+    n = series.shape[0]
+    lengths = (torch.rand(n, 1, 1, device=series.device) * (share * steps + 1)).floor()
+    starts = (torch.rand(n, 1, 1, device=series.device) * (steps - lengths + 1)).floor()
+    position = torch.arange(steps, device=series.device)
+    return (position >= starts) & (position < starts + lengths)
+
+
 def _to(value, device):
     """``value`` (a tensor, or dicts and tuples of them, or None) on ``device``."""
     if torch.is_tensor(value):
@@ -233,6 +248,12 @@ class MultimodalAutoencoderModule(nn.Module):
         self.subset_weight = subset_weight
         self.cross_weight = cross_weight
         self.aligner = None if lags is None else LagAligner(**lags)
+        # Series whose encoders learn, in training, to read a block of steps lost.
+        self.step_masking = {
+            name: modality.step_masking
+            for name, modality in modalities.items()
+            if getattr(modality, "step_masking", 0) > 0
+        }
         self._complete_inputs = False
 
     def scale(self, inputs):
@@ -281,8 +302,9 @@ class MultimodalAutoencoderModule(nn.Module):
     def _may_miss_cells(self):
         """Whether inputs without observed flags may hold NaN in this pass."""
         if self.training:
-            # Training data has no NaN there but where input dropout hides cells.
-            return self.input_dropout > 0
+            # Training data has no NaN there but where input dropout or step
+            # masking hides values.
+            return self.input_dropout > 0 or bool(self.step_masking)
         return not self._complete_inputs
 
     def features(self, scaled):
@@ -497,7 +519,7 @@ class MultimodalAutoencoderModule(nn.Module):
         return mean + torch.randn_like(mean) * torch.exp(0.5 * logvar)
 
     def _corrupt(self, targets):
-        if not (self.noise_std or self.input_dropout):
+        if not (self.noise_std or self.input_dropout or self.step_masking):
             return targets
         corrupted = {}
         for name, x in targets.items():
@@ -511,6 +533,8 @@ class MultimodalAutoencoderModule(nn.Module):
                     x = x.masked_fill(hide, float("nan"))
                 elif self.input_dropout:
                     x = dropout(x, self.input_dropout)
+            if name in self.step_masking:
+                x = x.masked_fill(_lost_steps(x, self.step_masking[name]), float("nan"))
             corrupted[name] = x
         return corrupted
 

@@ -303,7 +303,8 @@ def test_clone_and_get_params():
     expected = {"channels": (4,), "pixel_loss": "mse", "encoder": None, "decoder": None}
     assert clone(m).get_params() == expected
     assert TimeSeries().get_params() == {
-        "channels": (16, 32), "pooling": "flatten", "encoder": None, "decoder": None
+        "channels": (16, 32), "pooling": "flatten", "step_masking": 0.0, "encoder": None,
+        "decoder": None,
     }
     fitted = Image().fit(np.zeros((2, 4, 4)))
     assert not hasattr(clone(fitted), "input_shape_")

@@ -3,6 +3,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from skmmae import MultimodalAutoencoder
 from skmmae.datasets import make_lagged
@@ -125,3 +126,32 @@ def test_bad_pooling_is_refused_by_name(uneven):
     kinds = {"a": TimeSeries(channels=(), pooling="recorded")}
     with pytest.raises(ValueError, match="at least one convolution with pooling='recorded'"):
         MultimodalAutoencoder(2, modalities=kinds, max_epochs=1).fit({"a": uneven.data["a"]})
+
+
+def test_step_masking_hides_one_block_of_steps_per_series_in_training():
+    from skmmae._module import _lost_steps
+
+    torch.manual_seed(0)
+    lost = _lost_steps(torch.zeros(500, 3, 40), 0.5)
+    assert lost.shape == (500, 1, 40)
+    counts = lost.sum(dim=-1).squeeze(1)
+    assert counts.max() <= 20 and counts.min() == 0 and counts.float().mean() > 5
+    # One contiguous block: the steps lost are those between the first and the last lost.
+    for row in lost[:, 0]:
+        where = torch.nonzero(row).squeeze(1)
+        if len(where):
+            assert bool(row[where.min() : where.max() + 1].all())
+
+
+def test_step_masking_trains_an_encoder_that_reads_lost_steps():
+    complete = make_lagged(200, max_lag=8, random_state=0).data
+    kinds = {"a": TimeSeries(step_masking=0.5), "b": "timeseries"}
+    ae = MultimodalAutoencoder(4, modalities=kinds, max_epochs=2, random_state=0).fit(complete)
+    assert ae.net_.module_.step_masking == {"a": 0.5}
+    lost = {"a": complete["a"].copy(), "b": complete["b"]}
+    lost["a"][:, :, 10:40] = np.nan
+    assert np.isfinite(ae.transform(lost)).all()
+    with pytest.raises(ValueError, match="the 'step_masking' parameter of TimeSeries must be a share"):
+        MultimodalAutoencoder(2, modalities={"a": TimeSeries(step_masking=2)}, max_epochs=1).fit(
+            {"a": complete["a"]}
+        )

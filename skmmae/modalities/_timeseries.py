@@ -1,11 +1,12 @@
 """Time series: per-channel standardization, 1-D convolutional encoder and decoder, MSE."""
 
+from numbers import Real
+
 import numpy as np
 from torch.nn import functional as F
 
-from ._base import masked_sample_mean
+from ._base import invalid_parameter, masked_sample_mean
 from ._continuous import Standardize, positive_scale
-from ._base import invalid_parameter
 from ._conv import ConvModality, MaskedPoolEncoder
 
 __all__ = ["TimeSeries"]
@@ -46,6 +47,12 @@ class TimeSeries(ConvModality):
         (:class:`~skmmae.modalities._conv.MaskedPoolEncoder`), which reads
         series of any length alike but forgets where in the series a
         feature was.
+    step_masking : float, default=0.0
+        In training, the encoder reads one contiguous block of steps of
+        each series as not recorded, of a random length up to this share
+        of the series (time masking, as SpecAugment does: Park et al.,
+        2019); the loss still scores them. It teaches the encoder to read
+        series with steps lost.
     encoder, decoder : torch.nn.Module, callable or None, default=None
         Custom architectures; see :class:`Modality`. The encoder reads
         standardized series ``(n_samples, channels, time)``; the decoder
@@ -94,14 +101,20 @@ class TimeSeries(ConvModality):
     _spatial_ndim = 1
     _layout = "(n_samples, channels, time), or (n_samples, time) for one channel"
 
-    def __init__(self, channels=(16, 32), pooling="flatten", *, encoder=None, decoder=None):
+    def __init__(
+        self, channels=(16, 32), pooling="flatten", step_masking=0.0, *, encoder=None, decoder=None
+    ):
         super().__init__(channels, encoder=encoder, decoder=decoder)
         self.pooling = pooling
+        self.step_masking = step_masking
 
     def _check_params(self, label):
         super()._check_params(label)
         if self.pooling not in ("flatten", "recorded"):
             raise invalid_parameter(self, label, "pooling", "'flatten' or 'recorded'", self.pooling)
+        masking = self.step_masking
+        if not (isinstance(masking, Real) and not isinstance(masking, bool) and 0 <= masking <= 1):
+            raise invalid_parameter(self, label, "step_masking", "a share from 0 to 1", masking)
         if self.pooling == "recorded" and not self.channels:
             raise invalid_parameter(
                 self, label, "channels", "at least one convolution with pooling='recorded'",
