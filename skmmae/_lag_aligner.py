@@ -89,10 +89,6 @@ class LagAligner(nn.Module):
         self.other_side = ModalityDict(
             {n: ZeroPhaseConv1d(2 * shapes[n][0], widths[n], kernel_size) for n in self.lagged}
         )
-        for name in self.lagged:
-            # Where each reference step falls on the modality's own steps.
-            positions = torch.arange(self.length, dtype=torch.float32) / self.periods[name]
-            self.register_buffer(f"_positions_{name}", positions, persistent=False)
         lags = torch.arange(-self.max_lag, self.max_lag + 1, dtype=torch.float32)
         self.register_buffer("candidates", lags, persistent=False)
 
@@ -123,7 +119,9 @@ class LagAligner(nn.Module):
 
     def _resampled(self, series, name):
         """A series of modality ``name`` read at the reference's steps."""
-        return _interpolate(series, getattr(self, f"_positions_{name}"))
+        # Where each reference step falls on the modality's own steps.
+        positions = torch.arange(self.length, device=series.device, dtype=torch.float32)
+        return _interpolate(series, positions / self.periods[name])
 
     @torch.no_grad()
     def initialize(self, scaled, present, rounds=3):

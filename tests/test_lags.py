@@ -192,3 +192,12 @@ def test_imputation_leaves_the_aligned_series_as_they_are(lagged, aware):
     filled = impute(aware, X)
     # The reference is read back where its cells are; "b" would come back shifted.
     assert np.isfinite(filled["a"]).all() and np.isnan(filled["b"][0, 0, 5])
+
+
+def test_any_modality_names_work_with_lags(lagged):
+    X = {"a.b": lagged.data["a"][:100], "": lagged.data["b"][:100]}
+    ae = MultimodalAutoencoder(
+        2, modalities={"a.b": "timeseries", "": "timeseries"}, lags=Lags(reference="a.b", max_lag=8),
+        max_epochs=1, random_state=0,
+    ).fit(X)
+    assert np.mean(np.abs(ae.estimate_lags(X)[""] - lagged.lags[:100])) < 1.0
