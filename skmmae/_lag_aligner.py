@@ -101,12 +101,12 @@ class LagAligner(nn.Module):
         if self.reference not in scaled:
             return {}
         scores = {}
+        # A step with a value not recorded (NaN: a dropout, or after a
+        # series' end) counts in no overlap.
+        reference, ref_recorded = _recorded(scaled[self.reference])  # once for every pair
         for name in self.lagged:
             if name not in scaled:
                 continue
-            # A step with a value not recorded (NaN: a dropout, or after a
-            # series' end) counts in no overlap.
-            reference, ref_recorded = _recorded(scaled[self.reference])
             other, other_recorded = _recorded(scaled[name])
             scores[name] = _cross_correlation(
                 _standardized(self.reference_side[name](reference)),

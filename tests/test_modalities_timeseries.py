@@ -62,7 +62,10 @@ def test_complete_series_keep_the_plain_encoder():
 
 
 def test_pooling_over_recorded_steps_reads_lengths_alike(uneven):
-    """A code from the recorded steps only: cutting a series shorter changes it, padding it does not."""
+    """A code from the recorded steps only: cutting a series shorter changes it.
+
+    (That padding does not is tested for both poolings above.)
+    """
     kinds = {"a": TimeSeries(pooling="recorded")}
     ae = MultimodalAutoencoder(4, modalities=kinds, max_epochs=2, random_state=0)
     ae.fit({"a": uneven.data["a"]})
@@ -147,7 +150,17 @@ def test_step_masking_trains_an_encoder_that_reads_lost_steps():
     complete = make_lagged(200, max_lag=8, random_state=0).data
     kinds = {"a": TimeSeries(step_masking=0.5), "b": "timeseries"}
     ae = MultimodalAutoencoder(4, modalities=kinds, max_epochs=2, random_state=0).fit(complete)
-    assert ae.net_.module_.step_masking == {"a": 0.5}
+    module = ae.net_.module_
+    assert module.step_masking == {"a": 0.5}
+    # In training, the encoder of "a" reads blocks of its steps as not recorded; "b" is untouched.
+    torch.manual_seed(0)
+    targets = {name: torch.as_tensor(block[:64]) for name, block in complete.items()}
+    module.train()
+    corrupted = module._corrupt(targets)
+    module.eval()
+    hidden = torch.isnan(corrupted["a"]).all(dim=1)  # every channel of a lost step
+    assert hidden.any() and torch.equal(torch.isnan(corrupted["a"]).any(dim=1), hidden)
+    assert not torch.isnan(corrupted["b"]).any()
     lost = {"a": complete["a"].copy(), "b": complete["b"]}
     lost["a"][:, :, 10:40] = np.nan
     assert np.isfinite(ae.transform(lost)).all()
