@@ -114,7 +114,8 @@ def check_array_like(value, label):
 _SCVERSE_HINTS = {
     "anndata": " For an AnnData, pass its matrices by name, e.g. "
     "{'rna': adata.X, 'protein': adata.obsm['protein']}.",
-    "mudata": " For a MuData, pass one matrix per modality, e.g. "
+    "mudata": " For a MuData, skmmae.io.from_mudata(mdata) gives that dict, with its "
+    "cells aligned across modalities, or pass one matrix per modality, e.g. "
     "{name: mod.X for name, mod in mdata.mod.items()}.",
 }
 

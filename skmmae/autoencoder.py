@@ -18,6 +18,7 @@ from sklearn.utils.validation import check_is_fitted
 from . import _fitted_input, _inference
 from ._compat import _fit_context
 from ._config import PARAMETER_CONSTRAINTS, resolve_config
+from ._doc_link import DocLinked
 from ._fitting import fit_estimator, restored_on_error
 from ._inference import NonFiniteOutput
 from ._threads import on_thread_budget, thread_budget
@@ -27,7 +28,9 @@ from ._validation import check_code
 __all__ = ["MultimodalAutoencoder"]
 
 
-class MultimodalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+class MultimodalAutoencoder(
+    ClassNamePrefixFeaturesOutMixin, TransformerMixin, DocLinked, BaseEstimator
+):
     """Learn one shared low-dimensional code from several modalities.
 
     Each modality (a block of features about the same samples) gets its own

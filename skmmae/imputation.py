@@ -21,6 +21,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from . import _fitted_input, _inference
+from ._doc_link import DocLinked
 from ._threads import thread_budget
 from ._validation import ARRAY_MODALITY
 from .options import Speed, Variational
@@ -131,7 +132,7 @@ def _fill_array(block, values):
     return np.where(pd.isna(block), values, block)
 
 
-class MultimodalImputer(TransformerMixin, BaseEstimator):
+class MultimodalImputer(TransformerMixin, DocLinked, BaseEstimator):
     """Impute missing cells with a multimodal autoencoder, as an sklearn transformer.
 
     ``fit`` fits a clone of ``estimator`` on X, missing cells and all;

@@ -27,12 +27,13 @@ import numpy as np
 from sklearn.base import BaseEstimator
 
 from ._compat import Interval, InvalidParameterError, StrOptions
+from ._doc_link import DocLinked
 from ._layers import LayerSpec
 
 __all__ = ["CrossModal", "EarlyStop", "HiddenLayers", "ModalityDropout", "Speed", "Variational"]
 
 
-class _Option(BaseEstimator):
+class _Option(DocLinked, BaseEstimator):
     """An option object; :meth:`from_value` turns a parameter's value into one (or None: off)."""
 
     @classmethod

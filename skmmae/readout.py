@@ -29,6 +29,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 
 from ._compat import Interval, InvalidParameterError
+from ._doc_link import DocLinked
 from ._inference import batches, encode
 from ._kernel_ridge import fit_kernel_regressions
 from ._modality_dict import ModalityDict
@@ -171,7 +172,7 @@ class _ScaledTargets:
                 yield chunk
 
 
-class DecoderReadout(BaseEstimator):
+class DecoderReadout(DocLinked, BaseEstimator):
     """Read codes back through the trained decoders.
 
     Reconstructions come from each modality's decoder; predictions of a

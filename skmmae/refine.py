@@ -29,11 +29,12 @@ import torch
 from sklearn.base import BaseEstimator
 
 from ._compat import Interval
+from ._doc_link import DocLinked
 
 __all__ = ["CodeRefinement"]
 
 
-class CodeRefinement(BaseEstimator):
+class CodeRefinement(DocLinked, BaseEstimator):
     """Refine codes by Adam steps on the code alone, the model fixed.
 
     Parameters

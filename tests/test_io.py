@@ -92,3 +92,15 @@ def test_bad_requests_are_named(mdata):
         to_mudata(mdata, np.zeros((3, 2)))
     with pytest.raises(ValueError, match="does not have"):
         to_mudata(mdata, np.zeros((1, 2)), obs_names=["nobody"])
+
+
+@pytest.mark.parametrize("container", ["adata", "mdata"])
+def test_a_container_given_directly_is_refused_at_once_with_the_way_in(mdata, container):
+    """Real AnnData and MuData objects as X: a clear TypeError, never a hang."""
+    value = mdata if container == "mdata" else mdata.mod["protein"]
+    hint = r"skmmae\.io\.from_mudata" if container == "mdata" else r"adata\.X"
+    with pytest.raises(TypeError, match=rf"X is a {container[0]}\w*\.\S+, which is not an input.*{hint}"):
+        MultimodalAutoencoder(encoding_dim=2, max_epochs=1).fit(value)
+    # And the way the message points to works.
+    codes = MultimodalAutoencoder(encoding_dim=2, max_epochs=1).fit_transform(from_mudata(mdata))
+    assert codes.shape == (100, 2)

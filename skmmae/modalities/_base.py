@@ -27,6 +27,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
+from .._doc_link import DocLinked
 from .._docstrings import fill_doc
 from .._disk import DiskBlock
 from .._summary import ValueSummary, summarize
@@ -35,7 +36,7 @@ from .._values import raise_for_rows
 __all__ = ["Modality"]
 
 
-class Modality(BaseEstimator):
+class Modality(DocLinked, BaseEstimator):
     """Base class of a data kind.
 
     Subclasses set :attr:`kind` and implement :meth:`_validate` (check user
