@@ -25,8 +25,9 @@ parts. Reported per method:
 
 Methods: ``mean`` (``SimpleImputer``), ``knn`` (``KNNImputer(5)``),
 ``iterative`` (``IterativeImputer(max_iter=10, n_nearest_features=100)``),
-``skmmae`` (``MultimodalImputer()``'s estimator, ``IMPUTER_DEFAULTS``
-below, with ``--params`` on top; its accuracy is on the estimator's codes).
+``skmmae`` (``MultimodalImputer()``'s estimator,
+``skmmae.imputation.default_estimator``, with ``--params`` on top; its
+accuracy is on the estimator's codes).
 Data sets: ``mfeat`` (six views, 649 features) and ``penguins`` (its two
 continuous views, body and isotopes, 6 features; penguins missing a view
 in the data stay missing and are not scored).
@@ -53,19 +54,9 @@ from sklearn.impute import IterativeImputer, KNNImputer, SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 
-from skmmae import MultimodalAutoencoder
 from skmmae.datasets import load_mfeat, load_penguins
-from skmmae.imputation import MultimodalImputer
+from skmmae.imputation import MultimodalImputer, default_estimator
 
-#: The estimator of ``MultimodalImputer()``, but for its seed.
-IMPUTER_DEFAULTS = {
-    "encoding_dim": 128,
-    "input_dropout": 0.3,
-    "noise_std": 0.0,
-    "modality_dropout": 0.0,
-    "weight_decay": 1e-4,
-    "readout": "decoder",
-}
 
 DATASETS = {
     "mfeat": lambda: load_mfeat(return_X_y=True),
@@ -168,9 +159,14 @@ def run_sklearn(method, parts, hidden, masks, y_train, y_test, seed):
     }
 
 
+def skmmae_estimator(seed, params):
+    """``MultimodalImputer()``'s estimator with this seed and ``--params`` on top."""
+    return default_estimator(random_state=seed).set_params(**params)
+
+
 def run_skmmae(parts, hidden, masks, y_train, y_test, seed, params):
     start = time.perf_counter()
-    imputer = MultimodalImputer(MultimodalAutoencoder(random_state=seed, **params))
+    imputer = MultimodalImputer(skmmae_estimator(seed, params))
     test = imputer.fit(hidden[0]).transform(hidden[1])
     codes = [imputer.estimator_.transform(part) for part in hidden]
     seconds = time.perf_counter() - start
@@ -182,7 +178,7 @@ def run_skmmae(parts, hidden, masks, y_train, y_test, seed, params):
 
 
 def complete_accuracy(parts, y_train, y_test, seed, params):
-    ae = MultimodalAutoencoder(random_state=seed, **params).fit(parts[0])
+    ae = skmmae_estimator(seed, params).fit(parts[0])
     return accuracy(ae.transform(parts[0]), y_train, ae.transform(parts[1]), y_test)
 
 
@@ -202,10 +198,11 @@ def main():
     parser.add_argument("--params", type=json.loads, default={})
     parser.add_argument("--no-complete", action="store_true", help="skip the complete-data codes")
     args = parser.parse_args()
-    params = {**IMPUTER_DEFAULTS, **args.params}
+    params = args.params
     print(
         f"# torch {torch.__version__}, sklearn {sklearn.__version__}, "
-        f"{platform.machine()}, {torch.get_num_threads()} threads; skmmae params {params}"
+        f"{platform.machine()}, {torch.get_num_threads()} threads; skmmae: "
+        f"{skmmae_estimator(None, params)}"
     )
     print("| data | pattern | rate | method | MSE hidden | accuracy | seconds |")
     print("| --- | --- | --- | --- | --- | --- | --- |")

@@ -325,3 +325,4 @@ def test_default_imputer_hides_cells_in_training_to_learn_to_fill_them():
     settings = ("encoding_dim", "input_dropout", "noise_std", "modality_dropout", "readout")
     assert [estimator.get_params()[name] for name in settings] == [128, 0.3, 0.0, 0.0, "decoder"]
     assert estimator.random_state == 0 and estimator.weight_decay == 1e-4
+    assert estimator.hidden_dims.widths == (384,) and estimator.hidden_dims.dropout == 0.0
