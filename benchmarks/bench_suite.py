@@ -161,7 +161,7 @@ class Scorer:
         if kind == "standardized":
             values = flat(train).astype(np.float64)
             values = values[present_rows(values)]
-            std = values.std(axis=0)
+            std = np.nanstd(values, axis=0)  # a missing cell (penguins) is not scored
             self.std = np.where(std > 0, std, 1.0)
 
     def recon(self, predicted, truth):
@@ -169,7 +169,7 @@ class Scorer:
         predicted, truth = np.asarray(predicted)[keep], np.asarray(truth)[keep]
         if self.kind == "standardized":
             error = (flat(predicted) - flat(truth)) / self.std
-            return float((error**2).mean())
+            return float(np.nanmean(error**2))
         if self.kind == "pixels":
             return float(((flat(predicted).astype(np.float64) - flat(truth)) ** 2).mean())
         if self.kind == "tokens":
@@ -267,8 +267,8 @@ class Columns:
         self.onehot = OneHot(train) if kind in ("tokens", "categories") else None
         values = self.encode_raw(train)
         values = values[present_rows(train)]
-        std = values.std(axis=0)
-        self.mean, self.std = values.mean(axis=0), np.where(std > 0, std, 1.0)
+        std = np.nanstd(values, axis=0)
+        self.mean, self.std = np.nanmean(values, axis=0), np.where(std > 0, std, 1.0)
 
     def encode_raw(self, block):
         if self.onehot is not None:
@@ -277,7 +277,8 @@ class Columns:
 
     def encode(self, block):
         values = (self.encode_raw(block) - self.mean) / self.std
-        return np.nan_to_num(values, nan=0.0)  # a missing modality: the training mean
+        # A missing modality or cell: the training mean.
+        return np.nan_to_num(values, nan=0.0)
 
     def decode(self, values):
         raw = values * self.std + self.mean
