@@ -135,6 +135,17 @@ def _fill_array(block, values):
 def default_estimator(random_state=None):
     """The model :class:`MultimodalImputer` fits when given none: set for filling cells.
 
+    ``MultimodalAutoencoder(encoding_dim=128, hidden_dims=HiddenLayers((384,),
+    dropout=0.0), input_dropout=0.3, noise_std=0.0, modality_dropout=0.0,
+    weight_decay=1e-4, readout="decoder")``. Its ``input_dropout`` hides
+    observed cells at random in training as if they were missing and scores
+    their reconstruction, so the model learns to fill cells in; a wide code
+    keeps the detail a cell needs. Input noise and modality dropout, which
+    serve the codes, are off; the hidden layers are narrower than the
+    estimator's default and drop no units, which fills cells as well in
+    less time. The choice was measured on the shipped data sets
+    (``benchmarks/README.md``).
+
     Parameters
     ----------
     random_state : int or None, default=None
@@ -176,18 +187,8 @@ class MultimodalImputer(TransformerMixin, DocLinked, BaseEstimator):
     Parameters
     ----------
     estimator : MultimodalAutoencoder or None, default=None
-        The model to fit; None: one set for filling cells rather than for
-        its codes, ``MultimodalAutoencoder(encoding_dim=128,
-        hidden_dims=HiddenLayers((384,), dropout=0.0), input_dropout=0.3,
-        noise_std=0.0, modality_dropout=0.0, weight_decay=1e-4,
-        readout="decoder", random_state=random_state)``.
-        Its ``input_dropout`` hides observed cells at random in training as
-        if they were missing and scores their reconstruction, so the model
-        learns to fill cells in; a wide code keeps the detail a cell needs.
-        The hidden layers are narrower than the estimator's default and
-        drop no units: that fills cells as well, in less time.
-        The choice was measured on the shipped data sets
-        (``benchmarks/README.md``).
+        The model to fit; None: :func:`default_estimator`, one set for
+        filling cells rather than for its codes, seeded by ``random_state``.
     sample_posterior : bool, default=False
         Fill from codes drawn from each sample's posterior instead of its
         mean, so that repeated ``transform`` calls give multiple
