@@ -62,10 +62,11 @@ class MultimodalAutoencoder(
         Hidden widths of each encoder, mirrored by its decoder (empty:
         linear). Widths alone keep :class:`~skmmae.options.HiddenLayers`'
         ``LayerNorm`` and dropout 0.1.
-    fusion : {"mean", "concat", "poe", "moe"}, default="mean"
+    fusion : {"mean", "concat", "poe", "moe", "shared_private"}, default="mean"
         How per-modality features become one code (:mod:`skmmae.fusion`):
         the mean of per-modality codes, one layer over their concatenation,
-        a product or a mixture of Gaussian experts.
+        a product or a mixture of Gaussian experts, or a shared mean beside
+        a private slice of the code per modality.
     variational : bool or Variational, default=False
         Train a variational autoencoder (:class:`~skmmae.options.Variational`):
         :meth:`transform` gives posterior means (and with ``return_std``

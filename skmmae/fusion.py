@@ -36,6 +36,7 @@ __all__ = [
     "MixtureOfExperts",
     "Posterior",
     "ProductOfExperts",
+    "SharedPrivateFusion",
     "make_fusion",
 ]
 
@@ -392,12 +393,101 @@ class MixtureOfExperts(_Fusion):
         return Posterior(mean, logvar, experts)
 
 
+@fill_doc
+class SharedPrivateFusion(_Fusion):
+    """A shared code averaged over the present modalities, beside a private slice of each.
+
+    Modality dropout and the cross-modal loss train every modality's code to
+    stand for all of them, so a single shared code keeps what the modalities
+    share and loses what only one holds (measured in ``benchmarks/README.md``:
+    the full-code reconstruction of small views suffers). Here the code is
+    ``[shared, private_1, ..., private_M]``: the shared part is the mean over
+    the present modalities, as in :class:`MeanFusion`, and each modality
+    also writes a private slice of ``encoding_dim // (2 * M)`` dimensions
+    that only it fills (zeros, or the prior in a variational model, where it
+    is missing). So a full code keeps each modality's own detail, and a code
+    from some modalities decodes the others from the shared part. With more
+    modalities than half the code has dimensions, there are no private
+    slices and this is :class:`MeanFusion`.
+
+    Parameters
+    ----------
+    %(fusion_sizes)s
+    variational : bool, default=False
+        Each modality also gives log variances: averaged over the present
+        ones for the shared part, its own for its private slice.
+
+    Attributes
+    ----------
+    shared_dims : int
+        The size of the shared part, the code's first dimensions.
+    private_dims : int
+        The size of each modality's private slice, in the order of
+        ``in_features``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skmmae.fusion import SharedPrivateFusion
+    >>> fusion = SharedPrivateFusion({"a": 3, "b": 2}, encoding_dim=8)
+    >>> fusion.shared_dims, fusion.private_dims
+    (4, 2)
+    >>> alone = fusion({"a": torch.ones(5, 3)}, {}).mean  # "b" missing: its slice is 0
+    >>> alone.shape, bool((alone[:, 6:] == 0).all())
+    (torch.Size([5, 8]), True)
+    """
+
+    def __init__(self, in_features, encoding_dim, variational=False):
+        super().__init__(in_features, encoding_dim, variational)
+        self.private_dims = encoding_dim // (2 * len(in_features))
+        self.shared_dims = encoding_dim - len(in_features) * self.private_dims
+        width = self.shared_dims + self.private_dims
+        self.project = _heads(in_features, width, 2 if variational else 1)
+
+    def forward(self, features, present):
+        """Fuse a batch; see the module docstring for the arguments."""
+        names, weights = self._weights(features, present)
+        return self._combine({name: self.project[name](features[name]) for name in names}, weights)
+
+    def fuse_each(self, features, presences):
+        names = [name for name in self.names if name in features]
+        stats = {name: self.project[name](features[name]) for name in names}
+        return [self._combine(stats, self._weights(features, present)[1]) for present in presences]
+
+    def _combine(self, stats, weights):
+        """The Posterior from each given modality's head output and the presence weights."""
+        width = self.shared_dims + self.private_dims
+        means = self._assemble(stats, weights, 0)
+        if not self.variational:
+            return Posterior(means)
+        logvars = self._assemble(stats, weights, width)
+        return Posterior(means, logvars.clamp(*_LOGVAR_RANGE))
+
+    def _assemble(self, stats, weights, start):
+        """Shared mean and private slices of the statistic at columns ``start:start + width``."""
+        names = list(stats)
+        shared_end, end = start + self.shared_dims, start + self.shared_dims + self.private_dims
+        shared_parts = torch.stack([stats[name][:, start:shared_end] for name in names], dim=1)
+        shared = _weighted_mean(shared_parts, weights)
+        parts = [shared]
+        for name in self.names:
+            if name not in stats:  # missing in every sample of the batch
+                parts.append(shared.new_zeros(len(shared), self.private_dims))
+                continue
+            private = stats[name][:, shared_end:end]
+            if weights is not None:
+                private = private * weights[:, names.index(name), None]
+            parts.append(private)
+        return torch.cat(parts, dim=1)
+
+
 #: Fusion name -> class, as accepted by ``MultimodalAutoencoder(fusion=...)``.
 FUSIONS = {
     "concat": ConcatFusion,
     "mean": MeanFusion,
     "poe": ProductOfExperts,
     "moe": MixtureOfExperts,
+    "shared_private": SharedPrivateFusion,
 }
 
 

@@ -330,7 +330,7 @@ def test_any_parameters_work_or_are_refused_by_name(params):
 
 # -- invariants -------------------------------------------------------------------
 
-@pytest.fixture(scope="module", params=["mean", "concat", "poe", "moe"])
+@pytest.fixture(scope="module", params=["mean", "concat", "poe", "moe", "shared_private"])
 def fitted_fusion(request):
     rng = np.random.default_rng(5)
     X = {"a": rng.normal(size=(40, 4)), "b": rng.normal(size=(40, 3))}
