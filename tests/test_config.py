@@ -33,7 +33,7 @@ from skmmae.options import EarlyStop, Variational
             {"fusion": "bogus"},
             # A set: its order in the message follows string hashing.
             r"The 'fusion' parameter of MultimodalAutoencoder must be a str among "
-            r"\{('(concat|mean|poe|moe)'(, )?){4}\}\. Got 'bogus' instead\.",
+            r"\{('(concat|mean|poe|moe|shared_private)'(, )?){5}\}\. Got 'bogus' instead\.",
         ),
         (
             {"optimizer": "bogus"},
