@@ -133,8 +133,10 @@ class _Fusion(nn.Module):
 class _ExpertFusion(_Fusion):
     """A fusion that maps each modality on its own, then combines the present ones.
 
-    Subclasses give ``_experts(features, names)``, an ``(n, M, k)`` tensor of
-    each modality's statistics, and ``_combine(experts, weights)``, the
+    Subclasses give ``_experts(features, names)``, each given modality's
+    statistics (an ``(n, M, k)`` tensor, or a dict by name where the
+    combination needs to know which modality is which), and
+    ``_combine(experts, weights)``, the
     :class:`Posterior` from them and the ``(n, M)`` presence weights (or
     None). A modality's statistics do not depend on which others are present,
     so :meth:`fuse_each` maps each modality once for all of its fusions (the
@@ -394,7 +396,7 @@ class MixtureOfExperts(_Fusion):
 
 
 @fill_doc
-class SharedPrivateFusion(_Fusion):
+class SharedPrivateFusion(_ExpertFusion):
     """A shared code averaged over the present modalities, beside a private slice of each.
 
     Modality dropout and the cross-modal loss train every modality's code to
@@ -444,15 +446,9 @@ class SharedPrivateFusion(_Fusion):
         width = self.shared_dims + self.private_dims
         self.project = _heads(in_features, width, 2 if variational else 1)
 
-    def forward(self, features, present):
-        """Fuse a batch; see the module docstring for the arguments."""
-        names, weights = self._weights(features, present)
-        return self._combine({name: self.project[name](features[name]) for name in names}, weights)
-
-    def fuse_each(self, features, presences):
-        names = [name for name in self.names if name in features]
-        stats = {name: self.project[name](features[name]) for name in names}
-        return [self._combine(stats, self._weights(features, present)[1]) for present in presences]
+    def _experts(self, features, names):
+        # By name: each modality's private slice has its own place in the code.
+        return {name: self.project[name](features[name]) for name in names}
 
     def _combine(self, stats, weights):
         """The Posterior from each given modality's head output and the presence weights."""

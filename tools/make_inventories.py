@@ -148,9 +148,8 @@ def resolve(name):
 
 def inventory_line(project, name, role, page):
     """One entry: ``name domain:role priority page#anchor display-name``."""
-    if role == "std:label":
-        title = name.replace("-", " ").replace(".", " ")
-        return f"{name} std:label -1 {page} {title}\n"
+    if role == "std:label":  # numpydoc gives each label its title
+        return f"{name} std:label -1 {page} -\n"
     if role == "std:term":
         return f"{name} std:term -1 {page}#term-{name} -\n"
     resolve(name)
