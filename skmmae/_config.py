@@ -40,7 +40,7 @@ PARAMETER_CONSTRAINTS = {
     "fusion": [StrOptions(set(FUSIONS))],
     "variational": ["boolean", Variational],
     "modality_dropout": [Interval(Real, 0, 1, closed="left"), ModalityDropout],
-    "noise_std": [Interval(Real, 0, None, closed="left")],
+    "noise_std": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
     "input_dropout": [Interval(Real, 0, 1, closed="left")],
     "cross_weight": [Interval(Real, 0, 1, closed="both"), CrossModal],
     "readout": [StrOptions({"kernel", "decoder"}), DecoderReadout],
@@ -83,7 +83,8 @@ class Config:
     ``variational``, ``early_stopping``, ``privacy``, ``data_parallel`` and ``lags`` are None when off; the other
     options are always objects. ``optimizer_kwargs`` holds the fused and
     capturable flags the speed options asked for; ``cuda_graphs`` whether
-    the training step is captured.
+    the training step is captured; ``subset_encoders`` whether incomplete
+    inputs get encoders of their own (``ModalityDropout.encoders``).
     """
 
     hidden_dims: HiddenLayers
@@ -100,6 +101,7 @@ class Config:
     optimizer: type
     optimizer_kwargs: dict
     cuda_graphs: bool
+    subset_encoders: bool = False
 
     @property
     def kl_warmup(self):
@@ -141,8 +143,45 @@ def resolve_config(estimator):
         check_data_parallel(config, owner)
     if config.privacy is not None:
         _check_private(estimator, config, owner)
+    config.subset_encoders = _subset_encoders(estimator, config, owner)
     _resolve_speed(config, estimator)
     return config
+
+
+def _subset_encoders(estimator, config, owner):
+    """Whether incomplete inputs get encoders of their own (``ModalityDropout.encoders``)."""
+    dropout = config.modality_dropout
+    if dropout.encoders == "shared":
+        return False
+    refused = {
+        "variational": (
+            config.variational is not None,
+            "the subset encoders give codes without the log variance that the KL term trains",
+        ),
+        "fusion": (
+            estimator.fusion == "moe",
+            "fusion='moe' decodes each modality's expert, which already trains codes from "
+            "subsets",
+        ),
+        "cross_weight": (
+            config.cross_weight.weight > 0,
+            "the cross-modal term trains the shared encoders on the codes of the others",
+        ),
+        "privacy": (
+            config.privacy is not None,
+            "per-sample gradients would count the decoders' fixed pass as theirs",
+        ),
+    }
+    if dropout.encoders == "auto":
+        usable = dropout.rate > 0 and 0 < dropout.subset_weight < 1
+        return usable and not any(is_refused for is_refused, _ in refused.values())
+    for parameter, (is_refused, why) in refused.items():
+        if is_refused:
+            raise ValueError(
+                f"{owner}(modality_dropout=ModalityDropout(encoders='own')) refuses this "
+                f"{parameter!r}: {why}. Use encoders='auto' or 'shared'."
+            )
+    return True
 
 
 def _check_private(estimator, config, owner):

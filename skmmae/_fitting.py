@@ -120,6 +120,19 @@ def fit_modalities(estimator, data, present):
     return modalities, checked
 
 
+def input_noise(noise_std, n_samples, modalities):
+    """The input noise of training: ``noise_std``, or for ``"auto"`` 0.5 on wide data, else 0.
+
+    Denoising regularizes most where the features outnumber the samples;
+    with more samples it only blurs the modalities of few features
+    (``benchmarks/README.md``).
+    """
+    if noise_std != "auto":
+        return float(noise_std)
+    n_features = sum(modality.n_features_ for modality in modalities.values())
+    return 0.5 if n_samples < n_features else 0.0
+
+
 def check_weight_values(weights):
     """Refuse a ``modality_weights`` dict whose values are not finite non-negative numbers."""
     if not isinstance(weights, dict):
@@ -226,6 +239,7 @@ def fit_estimator(estimator, X, config):
         config.device = config.data_parallel.join(config.device)
     estimator.device_ = config.device
     estimator._n_features_out = estimator.encoding_dim
+    estimator.noise_std_ = input_noise(estimator.noise_std, n_rows(data), estimator.modalities_)
     seed = int(check_random_state(estimator.random_state).randint(np.iinfo(np.int32).max))
     if config.data_parallel is not None:
         # One seed for all processes: the same initial weights and batches.

@@ -14,6 +14,7 @@ import dataclasses
 
 import torch
 from torch import nn
+from torch.func import functional_call
 
 from ._lag_aligner import LagAligner
 from ._layers import LayerSpec, dropout
@@ -29,6 +30,13 @@ __all__ = [
 
 #: Key suffix of the presence mask of a modality inside a batch.
 PRESENT_SUFFIX = "__present"
+
+#: With subset encoders, the share of the subset codes' gradient that
+#: reaches the decoders. 0 keeps the decoders to complete codes, which best
+#: serves their reconstructions; some of it lets them learn to read the
+#: subsets' codes too, which serves cross-modal prediction. The share was
+#: chosen across the shipped data sets (benchmarks/README.md).
+SUBSET_DECODER_SHARE = 0.3
 
 
 @contextlib.contextmanager
@@ -120,6 +128,17 @@ def _lost_steps(series, share):
     return (position >= starts) & (position < starts + lengths)
 
 
+def _where(rows, chosen, otherwise):
+    """``chosen`` (a :class:`~skmmae.fusion.Posterior`) on the ``(n,)`` bool ``rows``, else ``otherwise``."""
+
+    def pick(a, b):
+        return None if a is None else torch.where(rows[:, None], a, b)
+
+    return chosen._replace(
+        mean=pick(chosen.mean, otherwise.mean), logvar=pick(chosen.logvar, otherwise.logvar)
+    )
+
+
 def _to(value, device):
     """``value`` (a tensor, or dicts and tuples of them, or None) on ``device``."""
     if torch.is_tensor(value):
@@ -174,6 +193,19 @@ class MultimodalAutoencoderModule(nn.Module):
         used with a single modality, nor with a fusion whose experts are
         decoded one by one (``"moe"``), which already trains every
         modality's code to reconstruct all of them.
+    own_subset_encoders : bool, default=False
+        Give the codes of incomplete inputs encoders of their own
+        (``subset_encoders``, with ``subset_fusion``). In training, the
+        encoders and the fusion learn from the code of all present
+        modalities alone, scored with weight ``1 - subset_weight``; the
+        subset encoders learn, with weight ``subset_weight``, to give the
+        visible subset a code that the decoders read back into every
+        modality (the decoders take :data:`SUBSET_DECODER_SHARE` of that
+        gradient). Out of training, a sample that has every modality is
+        encoded as before, and any other sample by the subset encoders. So
+        cross-modal training costs the codes of complete inputs nothing. Only
+        with ``modality_dropout`` and several modalities, and not with a
+        variational model, ``"moe"`` or ``cross_weight``.
     own_cross_decoders : bool, default=False
         Give the cross-modal term decoders of its own (``cross_decoders``,
         one per modality, without dropout), which :meth:`predict`
@@ -202,6 +234,7 @@ class MultimodalAutoencoderModule(nn.Module):
         noise_std=0.0,
         input_dropout=0.0,
         subset_weight=1.0,
+        own_subset_encoders=False,
         cross_weight=0.0,
         own_cross_decoders=False,
         decode_together=True,
@@ -230,6 +263,15 @@ class MultimodalAutoencoderModule(nn.Module):
             self.cross_decoders = ModalityDict(
                 {n: m.build_decoder(encoding_dim, plain) for n, m in modalities.items()}
             )
+        self.subset_encoders = self.subset_fusion = None
+        if own_subset_encoders and modality_dropout > 0 and len(modalities) > 1:
+            # Built last, so that the other layers start as they would without.
+            subset = {}
+            for name, modality in modalities.items():
+                with _naming(name):
+                    subset[name] = modality.build_encoder(hidden_dims)[0]
+            self.subset_encoders = ModalityDict(subset)
+            self.subset_fusion = make_fusion(fusion, widths, encoding_dim, variational)
         # Kinds that accept missing (NaN) cells: what their encoders read in
         # place of one, and whether they also read the observed flags.
         self.cell_inputs = {
@@ -307,8 +349,8 @@ class MultimodalAutoencoderModule(nn.Module):
             return self.input_dropout > 0 or bool(self.step_masking)
         return not self._complete_inputs
 
-    def features(self, scaled):
-        """Each encoder's output for inputs in model units.
+    def features(self, scaled, encoders=None):
+        """Each encoder's output (of ``encoders``; default: the encoders) for inputs in model units.
 
         A missing (NaN) cell is read as its kind's fill value, with its
         observed flag where the encoder takes flags, so the value under a
@@ -326,12 +368,42 @@ class MultimodalAutoencoderModule(nn.Module):
                     x = torch.cat([x, observed.to(x.dtype)], dim=1)
             if self.aligner is not None:
                 x = self.aligner.encoder_view(name, x)
-            features[name] = self.encoders[name](x)
+            features[name] = (encoders or self.encoders)[name](x)
         return features
 
     def posterior(self, scaled, present):
-        """The fusion's :class:`~skmmae.fusion.Posterior` from inputs in model units."""
-        return self.fusion(self.features(scaled), present)
+        """The fusion's :class:`~skmmae.fusion.Posterior` from inputs in model units.
+
+        With subset encoders, a sample that lacks any modality gets its
+        code from them.
+        """
+        if self.subset_encoders is None:
+            return self.fusion(self.features(scaled), present)
+        complete = self._complete_rows(scaled, present)
+        features = None if complete is False else self.features(scaled)
+        subset_features = None if complete is True else self.features(scaled, self.subset_encoders)
+        return self._code_by_completeness(complete, features, subset_features, present)
+
+    def _code_by_completeness(self, complete, features, subset_features, present):
+        """The posterior of complete samples from ``features``, of the others from ``subset_features``.
+
+        ``complete`` is as :meth:`_complete_rows` gives it.
+        """
+        if complete is True:
+            return self.fusion(features, present)
+        subset = self.subset_fusion(subset_features, present)
+        if complete is False:
+            return subset
+        return _where(complete, self.fusion(features, present), subset)
+
+    def _complete_rows(self, scaled, present):
+        """True if every sample has every modality, False if one is not given, else an ``(n,)`` mask."""
+        if any(name not in scaled for name in self.encoders):
+            return False
+        masks = [present[name].bool() for name in self.encoders if name in present]
+        if not masks:
+            return True
+        return torch.stack(masks, dim=1).all(dim=1)
 
     def encode(self, **inputs):
         """Code (posterior mean) from a batch in original units."""
@@ -374,11 +446,17 @@ class MultimodalAutoencoderModule(nn.Module):
         values, present = split_presence(inputs)
         targets = self.targets(values, present)
         features = self.features(targets)
-        cross = {
-            name: (code.mean, has_others)
-            for name, (code, has_others) in self.codes_of_others(features, present).items()
-        }
-        return self.fusion(features, present).mean, cross, present
+        if self.subset_encoders is None:
+            code = self.fusion(features, present)
+            others = self.codes_of_others(features, present)
+        else:
+            # The codes of the others are the subset encoders', as predict_modality's are.
+            subset_features = self.features(targets, self.subset_encoders)
+            complete = self._complete_rows(targets, present)
+            code = self._code_by_completeness(complete, features, subset_features, present)
+            others = self.codes_of_others(subset_features, present, fusion=self.subset_fusion)
+        cross = {name: (code.mean, has_others) for name, (code, has_others) in others.items()}
+        return code.mean, cross, present
 
     def evaluate(self, inputs, reconstruct=None):
         """The eval-mode output for a batch: its code, and its reconstructions from it.
@@ -397,9 +475,13 @@ class MultimodalAutoencoderModule(nn.Module):
             return self.evaluate(inputs)
         values, present = split_presence(inputs)
         targets, alignment = self._aligned(self.scale(values), present)
-        features = self.features(self._corrupt(targets))
+        corrupted = self._corrupt(targets)
+        features = self.features(corrupted)
         hiding = self.modality_dropout > 0
         visible = self._hide_modalities(targets, present) if hiding else present
+        if self.subset_encoders is not None:
+            full, decodings = self._full_and_subset_decodings(features, corrupted, visible, present)
+            return self._output(full, decodings, targets, present, alignment)
         posterior = self.fusion(features, visible)
         if posterior.experts is not None:
             decodings = self._decode_together(
@@ -426,6 +508,38 @@ class MultimodalAutoencoderModule(nn.Module):
             weights = {name: cross * has for name, has in has_others.items()}
             decodings.append((reconstructions, weights))
         return self._output(posterior, tuple(decodings), targets, present, alignment)
+
+    def _full_and_subset_decodings(self, features, corrupted, visible, present):
+        """The full code, and its decoding and the visible subset's, as ``[(reconstructions, weight)]``.
+
+        The subset's code comes from the subset encoders. Its loss trains
+        them, and the decoders a little (:meth:`_decode_damped`); the
+        encoders and the fusion of complete inputs learn from the full code
+        only.
+        """
+        full = self.fusion(features, present)
+        subset = self.subset_fusion(self.features(corrupted, self.subset_encoders), visible)
+        decodings = (
+            (self.decode(full.mean), 1.0 - self.subset_weight),
+            (self._decode_damped(subset.mean), self.subset_weight),
+        )
+        return full, decodings
+
+    def _decode_damped(self, code):
+        """Every modality decoded from ``code``, the decoders' weights taking a share of the gradient.
+
+        The values are the decoders' own; the gradient reaching their
+        weights is :data:`SUBSET_DECODER_SHARE` of what it would be.
+        """
+        share = SUBSET_DECODER_SHARE
+        return {
+            name: functional_call(
+                decoder,
+                {key: p.detach() + share * (p - p.detach()) for key, p in decoder.named_parameters()},
+                (code,),
+            )
+            for name, decoder in self.decoders.items()
+        }
 
     def _decode_together(self, weighted_codes):
         """``[(reconstructions, weight)]`` for ``[(code, weight)]``, in one pass of the decoders.
@@ -459,11 +573,12 @@ class MultimodalAutoencoderModule(nn.Module):
             has_others[name] = has.float()
         return reconstructions, has_others
 
-    def codes_of_others(self, features, present, visible=None):
+    def codes_of_others(self, features, present, visible=None, fusion=None):
         """Per modality, the fused code of the *other* modalities.
 
         The others are those in ``visible`` (default: ``present``); for a
-        sample where every other modality is hidden, those present. Returns
+        sample where every other modality is hidden, those present. They
+        are fused by ``fusion`` (default: the fusion). Returns
         ``{name: (posterior, has_others)}``, with ``has_others`` a ``(n,)``
         bool mask of the samples that have any other modality.
         """
@@ -473,7 +588,7 @@ class MultimodalAutoencoderModule(nn.Module):
         hidden = visible is not None and visible is not present
         seen = self._presence_matrix(names, visible, like) if hidden else has
         others = self._others(seen, has)
-        codes = self.fusion.fuse_each(
+        codes = (fusion or self.fusion).fuse_each(
             features, [{n: mask[:, j] for j, n in enumerate(names)} for mask in others]
         )
         return {name: (code, mask.sum(1) > 0) for name, code, mask in zip(names, codes, others)}

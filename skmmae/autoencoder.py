@@ -75,11 +75,16 @@ class MultimodalAutoencoder(
         During training, hide each modality of each sample from the encoders
         with this probability while still scoring it, so that one modality
         is predicted from the others
-        (:class:`~skmmae.options.ModalityDropout`).
-    noise_std : float, default=0.5
+        (:class:`~skmmae.options.ModalityDropout`). By default, incomplete
+        inputs get encoders of their own, so this costs the codes of
+        complete inputs nothing.
+    noise_std : float or "auto", default="auto"
         Gaussian noise added to the encoders' inputs in training, in model
         units (denoising). Integer inputs, raw counts and pixels scored by
-        binary cross-entropy take none.
+        binary cross-entropy take none. ``"auto"``: 0.5 where the training
+        data has fewer samples than features, where denoising regularizes
+        most, and 0 elsewhere, where it blurs the modalities of few
+        features; the value used is ``noise_std_``.
     input_dropout : float, default=0.0
         During training, zero each floating-point input value with this
         probability (denoising by masking); continuous and binary values are
@@ -160,6 +165,9 @@ class MultimodalAutoencoder(
         fit.
     n_features_in_ : int
         Total number of features over all modalities.
+    noise_std_ : float
+        The input noise training used (``noise_std``, with ``"auto"``
+        resolved).
     feature_names_in_ : ndarray of shape (``n_features_in_``,)
         Column names, only when X was a DataFrame with string column names.
     device_ : torch.device
@@ -194,7 +202,7 @@ class MultimodalAutoencoder(
         fusion="mean",
         variational=False,
         modality_dropout=0.3,
-        noise_std=0.5,
+        noise_std="auto",
         input_dropout=0.0,
         cross_weight=0.0,
         readout="kernel",

@@ -166,9 +166,27 @@ class ModalityDropout(_Option):
     subset_weight : float, default=0.5
         The share of the reconstruction loss scored from the code of the
         modalities left visible; the rest is scored from the code of all
-        present modalities, decoded separately (the encoders run once).
-        Below 1, full reconstructions stop paying for cross-modal training,
-        at the cost of a second decoding.
+        present modalities, decoded separately. Below 1, full
+        reconstructions stop paying for cross-modal training, at the cost
+        of a second decoding.
+    encoders : {"auto", "own", "shared"}, default="auto"
+        Which encoders give the code of an incomplete input, one that lacks
+        a modality (``predict_modality``, ``transform`` of a subset).
+
+        - ``"shared"``: the encoders of complete inputs, which then learn
+          from the codes of subsets too. Complete inputs' codes pay for it:
+          they keep less of what only one modality holds.
+        - ``"own"``: a second set of encoders, trained (with
+          ``subset_weight`` of the loss) to give the visible modalities a
+          code that the decoders read back into every modality; the
+          decoders take a small share of that gradient. The encoders of
+          complete inputs learn from complete codes only, so their codes
+          pay nothing. It costs a second
+          set of encoder weights and one more encoder pass per step; it
+          needs ``0 < subset_weight < 1`` and ``rate > 0``, and is not
+          available with ``variational``, ``fusion="moe"``,
+          ``cross_weight`` or ``privacy``.
+        - ``"auto"``: ``"own"`` where it is available, else ``"shared"``.
 
     Examples
     --------
@@ -183,12 +201,23 @@ class ModalityDropout(_Option):
     _parameter_constraints = {
         "rate": [Interval(Real, 0, 1, closed="left")],
         "subset_weight": [Interval(Real, 0, 1, closed="both")],
+        "encoders": [StrOptions({"auto", "own", "shared"})],
     }
 
-    def __init__(self, rate=0.3, subset_weight=0.5):
+    def __init__(self, rate=0.3, subset_weight=0.5, encoders="auto"):
         self.rate = rate
         self.subset_weight = subset_weight
+        self.encoders = encoders
 
+    def _check_rules(self):
+        # Own encoders need both losses: one trains them, the other the model they read through.
+        if self.encoders == "own" and not (self.rate > 0 and 0 < self.subset_weight < 1):
+            raise InvalidParameterError(
+                "ModalityDropout(encoders='own') trains the subset encoders on hidden "
+                "modalities (rate > 0) with subset_weight of the loss, and the rest of the "
+                "model with the remainder, which needs rate > 0 and 0 < subset_weight < 1. "
+                f"Got rate={self.rate!r}, subset_weight={self.subset_weight!r}."
+            )
 
 
 class CrossModal(_Option):

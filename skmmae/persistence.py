@@ -26,16 +26,18 @@ import warnings
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, clone
 from skorch.history import History
 
 from ._validation import InputLayout
+from .options import ModalityDropout
 
 __all__ = ["FORMAT_VERSION", "load", "save"]
 
 #: The version of the file layout this skmmae writes and reads. Version 2
-#: named two weights as layers of their own (:func:`_upgrade_weights`).
-FORMAT_VERSION = 2
+#: named two weights as layers of their own (:func:`_upgrade_weights`);
+#: version 3 may hold encoders of incomplete inputs (:func:`_upgrade_params`).
+FORMAT_VERSION = 3
 
 #: The classes a file may name: skmmae's own, and torch's optimizers.
 _ALLOWED_MODULES = ("skmmae.", "torch.optim.")
@@ -102,6 +104,7 @@ def save(estimator, path):
             "code_scale_": estimator.code_scale_,
             "privacy_spent_": getattr(estimator, "privacy_spent_", None),
             "n_features_in_": int(estimator.n_features_in_),
+            "noise_std_": estimator.noise_std_,
             "feature_names_in_": _value(getattr(estimator, "feature_names_in_", None)),
             "device_": str(estimator.device_),
         },
@@ -192,6 +195,7 @@ def _rebuild(state, tensors, device, path):
 
     cls = _resolve(state["class"], MultimodalAutoencoder)
     params = {key: _object(value) for key, value in state["params"].items()}
+    params = _upgrade_params(params, state["format_version"])
     params["device"] = _device(device, params["device"])
     estimator = cls(**params)
     estimator.modalities_ = {
@@ -204,6 +208,8 @@ def _rebuild(state, tensors, device, path):
     if fitted.get("privacy_spent_") is not None:
         estimator.privacy_spent_ = tuple(fitted["privacy_spent_"])
     estimator.n_features_in_ = fitted["n_features_in_"]
+    # Before version 3, noise_std was always a number.
+    estimator.noise_std_ = fitted.get("noise_std_", params["noise_std"])
     names = _from_value(fitted["feature_names_in_"])
     if names is not None:
         estimator.feature_names_in_ = names
@@ -226,6 +232,23 @@ def _rebuild(state, tensors, device, path):
     estimator.net_ = net
     estimator.readout_ = _readout(state["readout"], tensors, config.device)
     return estimator
+
+
+def _upgrade_params(params, version):
+    """The parameters of a file of an earlier version, as this version reads them.
+
+    Before version 3 incomplete inputs shared the encoders, which
+    ``ModalityDropout(encoders="auto")`` no longer does by default: such a
+    file's model is described by ``encoders="shared"``.
+    """
+    if version >= 3 or "modality_dropout" not in params:
+        return params
+    dropout = params["modality_dropout"]
+    if isinstance(dropout, ModalityDropout):
+        dropout = clone(dropout).set_params(encoders="shared")
+    else:
+        dropout = ModalityDropout(dropout, encoders="shared")
+    return {**params, "modality_dropout": dropout}
 
 
 def _upgrade_weights(weights, version):

@@ -24,3 +24,16 @@ def test_weights_given_by_name_are_normalized_and_others_weigh_one(tiny_estimato
 def test_weights_must_name_modalities_of_x(tiny_estimator, blocks):
     with pytest.raises(ValueError, match=r"names \['c'\], which X does not have"):
         tiny_estimator(modality_weights={"c": 1.0}).fit(blocks)
+
+
+@pytest.mark.parametrize(
+    "noise_std, n_samples, expected",
+    [("auto", 20, 0.5), ("auto", 40, 0.0), (0.3, 20, 0.3), (0.0, 20, 0.0)],
+)
+def test_auto_input_noise_denoises_wide_data_only(tiny_estimator, noise_std, n_samples, expected):
+    # 32 features in all: 20 samples are fewer, 40 are more.
+    rng = np.random.RandomState(0)
+    X = {"a": rng.normal(size=(n_samples, 24)), "b": rng.normal(size=(n_samples, 8))}
+    ae = tiny_estimator(noise_std=noise_std, max_epochs=1).fit(X)
+    assert ae.noise_std_ == expected and ae.net_.module_.noise_std == expected
+    assert ae.get_params()["noise_std"] == noise_std

@@ -1,5 +1,7 @@
 """The torch model: encoders, fusion and decoders for a dict of fitted modalities."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -7,7 +9,12 @@ import torch
 from skmmae import MultimodalAutoencoder
 from skmmae._layers import LayerSpec
 from skmmae._loss import ReconstructionLoss
-from skmmae._module import PRESENT_SUFFIX, MultimodalAutoencoderModule
+from skmmae._module import (
+    PRESENT_SUFFIX,
+    SUBSET_DECODER_SHARE,
+    AutoencoderOutput,
+    MultimodalAutoencoderModule,
+)
 from skmmae.fusion import FUSIONS
 from skmmae.modalities import Continuous
 
@@ -250,3 +257,102 @@ def test_decoding_each_code_apart_computes_what_decoding_them_together_does():
     for (first, _), (second, _) in zip(outputs[0].expert_decodings, outputs[1].expert_decodings):
         for name in blocks:
             torch.testing.assert_close(first[name], second[name])
+
+
+def subset_module(seed=0):
+    rng = np.random.RandomState(seed)
+    widths = {"a": 3, "b": 2, "c": 4}
+    modalities = {name: Continuous().fit(rng.normal(size=(20, w))) for name, w in widths.items()}
+    module = MultimodalAutoencoderModule(
+        modalities, 3, LayerSpec((8,), dropout=0.0), "mean", modality_dropout=0.5,
+        subset_weight=0.5, own_subset_encoders=True,
+    )
+    batch = {
+        name: torch.as_tensor(rng.normal(size=(12, w)), dtype=torch.float32)
+        for name, w in widths.items()
+    }
+    return module, modalities, batch
+
+
+def test_complete_codes_learn_from_complete_inputs_alone_the_subset_encoders_from_subsets():
+    module, modalities, batch = subset_module()
+    module.train()
+    torch.manual_seed(0)
+    output = module(**batch)
+    full, subset = output.expert_decodings
+    assert full[1] == subset[1] == 0.5
+    criterion = ReconstructionLoss(modalities)
+    main = [module.encoders, module.fusion]
+    own = [module.subset_encoders, module.subset_fusion]
+    for decoding, learning, untouched in ((full, main, own), (subset, own, main)):
+        module.zero_grad(set_to_none=True)
+        alone = dataclasses.replace(output, expert_decodings=(decoding,))
+        criterion(alone).backward(retain_graph=True)
+        learned = [p.grad for part in learning + [module.decoders] for p in part.parameters()]
+        assert all(grad is not None and grad.abs().sum() > 0 for grad in learned)
+        assert all(p.grad is None for part in untouched for p in part.parameters())
+
+
+def test_the_decoders_take_their_share_of_the_subset_codes_gradient():
+    module, modalities, batch = subset_module()
+    module.train()
+    code = torch.randn(12, 3, requires_grad=True)
+    criterion = ReconstructionLoss(modalities)
+    targets = module.scale(batch)
+    grads = []
+    for decode in (module.decode, module._decode_damped):
+        module.zero_grad(set_to_none=True)
+        torch.manual_seed(0)
+        output = AutoencoderOutput(code, decode(code), targets)
+        criterion(output).backward()
+        grads.append([p.grad.clone() for p in module.decoders.parameters()])
+    for trained, damped in zip(*grads):
+        torch.testing.assert_close(damped, SUBSET_DECODER_SHARE * trained)
+
+
+def test_a_complete_sample_is_encoded_by_the_encoders_any_other_by_the_subset_encoders():
+    module, _, batch = subset_module()
+    module.eval()
+    with torch.no_grad():
+        scaled = module.scale(batch)
+        complete = module.fusion(module.features(scaled), {}).mean
+        subset = module.subset_fusion(module.features(scaled, module.subset_encoders), {}).mean
+        torch.testing.assert_close(module.encode(**batch), complete)
+        assert not torch.allclose(complete, subset)
+        # A modality not given: every sample is incomplete.
+        without_c = {n: x for n, x in batch.items() if n != "c"}
+        from_ab = module.subset_fusion(
+            module.features(module.scale(without_c), module.subset_encoders), {}
+        ).mean
+        torch.testing.assert_close(module.encode(**without_c), from_ab)
+        # A modality missing in some samples: those samples only.
+        lacks_b = torch.tensor([1.0, 0.0] * 6)
+        masked = {**batch, "b" + PRESENT_SUFFIX: lacks_b}
+        codes = module.encode(**masked)
+        expected = module.subset_fusion(
+            module.features(scaled, module.subset_encoders), {"b": lacks_b}
+        ).mean
+        torch.testing.assert_close(codes[1::2], expected[1::2])
+        torch.testing.assert_close(codes[::2], complete[::2])
+
+
+def test_the_read_outs_predict_from_the_subset_encoders_codes_of_the_others():
+    module, _, batch = subset_module()
+    module.eval()
+    with torch.no_grad():
+        code, cross, _ = module.readout_inputs(**batch)
+        torch.testing.assert_close(code, module.encode(**batch))
+        others_of_a = {n: x for n, x in batch.items() if n != "a"}
+        torch.testing.assert_close(cross["a"][0], module.encode(**others_of_a))
+
+
+def test_subset_encoders_are_built_only_where_modality_dropout_trains_them():
+    rng = np.random.RandomState(0)
+    modalities = {name: Continuous().fit(rng.normal(size=(20, 2))) for name in "ab"}
+    no_dropout = MultimodalAutoencoderModule(
+        modalities, 2, (4,), "mean", own_subset_encoders=True
+    )
+    alone = MultimodalAutoencoderModule(
+        {"a": modalities["a"]}, 2, (4,), "mean", modality_dropout=0.3, own_subset_encoders=True
+    )
+    assert no_dropout.subset_encoders is None and alone.subset_encoders is None

@@ -90,6 +90,11 @@ def test_grid_search_reaches_into_the_objects(blocks):
         (HiddenLayers((8, 0)), r"'hidden_dims'.*'widths' parameter of HiddenLayers"),
         (HiddenLayers(dropout=1.5), r"'hidden_dims'.*'dropout' parameter of HiddenLayers"),
         (ModalityDropout(subset_weight=2.0), r"'modality_dropout'.*'subset_weight'"),
+        (ModalityDropout(encoders="mine"), r"'modality_dropout'.*'encoders' parameter"),
+        (
+            ModalityDropout(subset_weight=1.0, encoders="own"),
+            r"'modality_dropout'.*encoders='own'.*needs rate > 0 and 0 < subset_weight < 1",
+        ),
         (CrossModal(decoders="mine"), r"'cross_weight'.*'decoders' parameter of CrossModal"),
         (Variational(kl_warmup_epochs=-1), r"'variational'.*'kl_warmup_epochs'"),
         (EarlyStop(patience=0), r"'early_stopping'.*'patience' parameter of EarlyStop"),
@@ -104,3 +109,44 @@ def test_a_bad_setting_names_the_estimator_parameter_and_the_option(option, mess
     }[type(option)]
     with pytest.raises(ValueError, match=message):
         MultimodalAutoencoder(**{parameter: option}).fit(blocks)
+
+
+def subset_encoders_of(blocks, **params):
+    settings = dict(encoding_dim=2, hidden_dims=(8,), max_epochs=1, random_state=0)
+    ae = MultimodalAutoencoder(**{**settings, **params}).fit(blocks)
+    return ae.net_.module_.subset_encoders is not None
+
+
+@pytest.mark.parametrize(
+    "params, own",
+    [
+        ({}, True),  # the defaults
+        ({"modality_dropout": ModalityDropout(encoders="shared")}, False),
+        ({"modality_dropout": ModalityDropout(subset_weight=1.0)}, False),
+        ({"modality_dropout": 0.0}, False),
+        ({"variational": True}, False),
+        ({"fusion": "moe"}, False),
+        ({"cross_weight": 0.5}, False),
+        ({"fusion": "poe"}, True),
+    ],
+    ids=lambda value: "-".join(f"{k}={v}" for k, v in value.items()) or "defaults"
+    if isinstance(value, dict) else str(value),
+)
+def test_auto_gives_incomplete_inputs_own_encoders_where_they_are_available(params, own, blocks):
+    assert subset_encoders_of(blocks, **params) is own
+
+
+@pytest.mark.parametrize(
+    "params, parameter",
+    [
+        ({"variational": True}, "variational"),
+        ({"fusion": "moe"}, "fusion"),
+        ({"cross_weight": 0.5}, "cross_weight"),
+    ],
+)
+def test_own_encoders_where_they_are_not_available_are_refused_naming_the_parameter(
+    params, parameter, blocks
+):
+    own = ModalityDropout(encoders="own")
+    with pytest.raises(ValueError, match=rf"encoders='own'\)\) refuses this '{parameter}'"):
+        subset_encoders_of(blocks, modality_dropout=own, **params)

@@ -159,9 +159,11 @@ def test_an_edited_weight_shape_is_a_clear_error(tiny_estimator, blocks, tmp_pat
 def test_a_version_1_file_with_the_old_weight_names_still_loads(tmp_path):
     rng = np.random.default_rng(0)
     X = {"a": rng.normal(size=(30, 3)), "t": rng.integers(1, 5, size=(30, 4))}
+    # A model as version 1 made them: incomplete inputs shared the encoders.
     ae = MultimodalAutoencoder(
         2, fusion="concat", hidden_dims=(8,), max_epochs=1, random_state=0, device="cpu",
         modalities={"t": Sequence(vocab_size=6)},
+        modality_dropout=ModalityDropout(encoders="shared"),
     ).fit(X)
     path = tmp_path / "m.safetensors"
     ae.save(path)
@@ -223,3 +225,24 @@ def test_a_model_trained_on_cuda_loads_on_the_cpu(tiny_estimator, blocks, tmp_pa
     loaded = load(path)
     assert loaded.device == "cpu" and loaded.device_.type == "cpu"
     np.testing.assert_array_equal(loaded.transform(blocks), ae.transform(blocks))
+
+
+def test_a_version_2_file_loads_with_the_encoders_it_was_trained_with(tmp_path):
+    # Before version 3, incomplete inputs shared the encoders: no subset encoders.
+    rng = np.random.default_rng(0)
+    X = {"a": rng.normal(size=(30, 3)), "b": rng.normal(size=(30, 2))}
+    settings = dict(hidden_dims=(8,), max_epochs=1, random_state=0, device="cpu")
+    ae = MultimodalAutoencoder(
+        2, modality_dropout=ModalityDropout(0.4, encoders="shared"), **settings
+    ).fit(X)
+    path = tmp_path / "m.safetensors"
+    ae.save(path)
+    rewrite(
+        path,
+        edit=lambda state: state.update(format_version=2)
+        or state["params"].update(modality_dropout=0.4),
+    )
+    loaded = load(path)
+    assert loaded.modality_dropout.get_params() == ae.modality_dropout.get_params()
+    only_a = {"a": X["a"]}
+    np.testing.assert_allclose(loaded.transform(only_a), ae.transform(only_a), rtol=1e-6)

@@ -19,7 +19,7 @@ from skmmae.modalities import (
     Sequence,
     TimeSeries,
 )
-from skmmae.options import EarlyStop, HiddenLayers, Speed
+from skmmae.options import EarlyStop, HiddenLayers, ModalityDropout, Speed
 from skmmae.privacy import DifferentialPrivacy, PoissonBatchIterator, restore_torch_layers
 from skmmae.refine import CodeRefinement
 
@@ -295,6 +295,15 @@ def test_kinds_must_be_given(X):
 def test_incompatible_settings_are_refused_before_training(X, params, parameter):
     with pytest.raises(ValueError, match=f"refuses this '{parameter}'"):
         private_ae(**params).fit(X)
+
+
+def test_incomplete_inputs_share_the_encoders_in_private_training(X):
+    # Opacus's per-sample gradients would count a pass through the decoders
+    # held fixed (the subset encoders' loss) as the decoders' own.
+    ae = private_ae(max_epochs=1).fit(X)
+    assert ae.net_.module_.modality_dropout > 0 and ae.net_.module_.subset_encoders is None
+    with pytest.raises(ValueError, match=r"encoders='own'\)\) refuses this 'privacy'"):
+        private_ae(modality_dropout=ModalityDropout(encoders="own")).fit(X)
 
 
 def test_layers_opacus_cannot_handle_are_refused(X):
