@@ -46,6 +46,7 @@ def build_net(estimator, config, modalities, seed):
         module__input_dropout=estimator.input_dropout,
         module__subset_weight=dropout.subset_weight,
         module__own_subset_encoders=config.subset_encoders,
+        module__subset_decoder_share=dropout.decoder_share,
         module__cross_weight=cross.weight,
         module__own_cross_decoders=cross.decoders == "own",
         module__decode_together=not private,

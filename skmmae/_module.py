@@ -31,13 +31,6 @@ __all__ = [
 #: Key suffix of the presence mask of a modality inside a batch.
 PRESENT_SUFFIX = "__present"
 
-#: With subset encoders, the share of the subset codes' gradient that
-#: reaches the decoders. 0 keeps the decoders to complete codes, which best
-#: serves their reconstructions; some of it lets them learn to read the
-#: subsets' codes too, which serves cross-modal prediction. The share was
-#: chosen across the shipped data sets (benchmarks/README.md).
-SUBSET_DECODER_SHARE = 0.3
-
 
 @contextlib.contextmanager
 def _naming(name):
@@ -200,12 +193,16 @@ class MultimodalAutoencoderModule(nn.Module):
         modalities alone, scored with weight ``1 - subset_weight``; the
         subset encoders learn, with weight ``subset_weight``, to give the
         visible subset a code that the decoders read back into every
-        modality (the decoders take :data:`SUBSET_DECODER_SHARE` of that
+        modality (the decoders take ``subset_decoder_share`` of that
         gradient). Out of training, a sample that has every modality is
         encoded as before, and any other sample by the subset encoders. So
         cross-modal training costs the codes of complete inputs nothing. Only
         with ``modality_dropout`` and several modalities, and not with a
         variational model, ``"moe"`` or ``cross_weight``.
+    subset_decoder_share : float, default=0.0
+        With subset encoders, the share of the subset codes' gradient that
+        reaches the decoders' weights: 0 keeps the decoders to the codes of
+        complete inputs; above 0 they also learn to read the subsets'.
     own_cross_decoders : bool, default=False
         Give the cross-modal term decoders of its own (``cross_decoders``,
         one per modality, without dropout), which :meth:`predict`
@@ -235,6 +232,7 @@ class MultimodalAutoencoderModule(nn.Module):
         input_dropout=0.0,
         subset_weight=1.0,
         own_subset_encoders=False,
+        subset_decoder_share=0.0,
         cross_weight=0.0,
         own_cross_decoders=False,
         decode_together=True,
@@ -288,6 +286,7 @@ class MultimodalAutoencoderModule(nn.Module):
         self.input_dropout = input_dropout
         self.decode_together = decode_together
         self.subset_weight = subset_weight
+        self.subset_decoder_share = subset_decoder_share
         self.cross_weight = cross_weight
         self.aligner = None if lags is None else LagAligner(**lags)
         # Series whose encoders learn, in training, to read a block of steps lost.
@@ -513,9 +512,9 @@ class MultimodalAutoencoderModule(nn.Module):
         """The full code, and its decoding and the visible subset's, as ``[(reconstructions, weight)]``.
 
         The subset's code comes from the subset encoders. Its loss trains
-        them, and the decoders a little (:meth:`_decode_damped`); the
-        encoders and the fusion of complete inputs learn from the full code
-        only.
+        them, and the decoders by ``subset_decoder_share`` of it
+        (:meth:`_decode_damped`); the encoders and the fusion of complete
+        inputs learn from the full code only.
         """
         full = self.fusion(features, present)
         subset = self.subset_fusion(self.features(corrupted, self.subset_encoders), visible)
@@ -529,14 +528,16 @@ class MultimodalAutoencoderModule(nn.Module):
         """Every modality decoded from ``code``, the decoders' weights taking a share of the gradient.
 
         The values are the decoders' own; the gradient reaching their
-        weights is :data:`SUBSET_DECODER_SHARE` of what it would be.
+        weights is ``subset_decoder_share`` of what it would be (none at 0).
         """
-        share = SUBSET_DECODER_SHARE
+        share = self.subset_decoder_share
+
+        def damped(p):
+            return p.detach() if share == 0 else p.detach() + share * (p - p.detach())
+
         return {
             name: functional_call(
-                decoder,
-                {key: p.detach() + share * (p - p.detach()) for key, p in decoder.named_parameters()},
-                (code,),
+                decoder, {key: damped(p) for key, p in decoder.named_parameters()}, (code,)
             )
             for name, decoder in self.decoders.items()
         }

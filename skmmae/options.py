@@ -178,15 +178,22 @@ class ModalityDropout(_Option):
           they keep less of what only one modality holds.
         - ``"own"``: a second set of encoders, trained (with
           ``subset_weight`` of the loss) to give the visible modalities a
-          code that the decoders read back into every modality; the
-          decoders take a small share of that gradient. The encoders of
-          complete inputs learn from complete codes only, so their codes
+          code that the decoders read back into every modality (the
+          decoders take ``decoder_share`` of that gradient). The encoders
+          of complete inputs learn from complete codes only, so their codes
           pay nothing. It costs a second
           set of encoder weights and one more encoder pass per step; it
           needs ``0 < subset_weight < 1`` and ``rate > 0``, and is not
           available with ``variational``, ``fusion="moe"``,
           ``cross_weight`` or ``privacy``.
         - ``"auto"``: ``"own"`` where it is available, else ``"shared"``.
+    decoder_share : float, default=0.0
+        With encoders of their own, the share of the gradient of the
+        subsets' codes that reaches the decoders. 0 keeps the decoders to
+        the codes of complete inputs, which serves their reconstructions
+        best; above 0 they also learn to read the subsets' codes, which
+        serves ``predict_modality`` at some cost to those reconstructions
+        (measured in ``benchmarks/README.md``).
 
     Examples
     --------
@@ -202,12 +209,14 @@ class ModalityDropout(_Option):
         "rate": [Interval(Real, 0, 1, closed="left")],
         "subset_weight": [Interval(Real, 0, 1, closed="both")],
         "encoders": [StrOptions({"auto", "own", "shared"})],
+        "decoder_share": [Interval(Real, 0, 1, closed="both")],
     }
 
-    def __init__(self, rate=0.3, subset_weight=0.5, encoders="auto"):
+    def __init__(self, rate=0.3, subset_weight=0.5, encoders="auto", decoder_share=0.0):
         self.rate = rate
         self.subset_weight = subset_weight
         self.encoders = encoders
+        self.decoder_share = decoder_share
 
     def _check_rules(self):
         # Own encoders need both losses: one trains them, the other the model they read through.

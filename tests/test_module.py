@@ -11,7 +11,6 @@ from skmmae._layers import LayerSpec
 from skmmae._loss import ReconstructionLoss
 from skmmae._module import (
     PRESENT_SUFFIX,
-    SUBSET_DECODER_SHARE,
     AutoencoderOutput,
     MultimodalAutoencoderModule,
 )
@@ -259,13 +258,13 @@ def test_decoding_each_code_apart_computes_what_decoding_them_together_does():
             torch.testing.assert_close(first[name], second[name])
 
 
-def subset_module(seed=0):
+def subset_module(seed=0, decoder_share=0.0):
     rng = np.random.RandomState(seed)
     widths = {"a": 3, "b": 2, "c": 4}
     modalities = {name: Continuous().fit(rng.normal(size=(20, w))) for name, w in widths.items()}
     module = MultimodalAutoencoderModule(
         modalities, 3, LayerSpec((8,), dropout=0.0), "mean", modality_dropout=0.5,
-        subset_weight=0.5, own_subset_encoders=True,
+        subset_weight=0.5, own_subset_encoders=True, subset_decoder_share=decoder_share,
     )
     batch = {
         name: torch.as_tensor(rng.normal(size=(12, w)), dtype=torch.float32)
@@ -274,8 +273,11 @@ def subset_module(seed=0):
     return module, modalities, batch
 
 
-def test_complete_codes_learn_from_complete_inputs_alone_the_subset_encoders_from_subsets():
-    module, modalities, batch = subset_module()
+@pytest.mark.parametrize("decoder_share", [0.0, 0.3])
+def test_complete_codes_learn_from_complete_inputs_alone_the_subset_encoders_from_subsets(
+    decoder_share,
+):
+    module, modalities, batch = subset_module(decoder_share=decoder_share)
     module.train()
     torch.manual_seed(0)
     output = module(**batch)
@@ -284,17 +286,22 @@ def test_complete_codes_learn_from_complete_inputs_alone_the_subset_encoders_fro
     criterion = ReconstructionLoss(modalities)
     main = [module.encoders, module.fusion]
     own = [module.subset_encoders, module.subset_fusion]
-    for decoding, learning, untouched in ((full, main, own), (subset, own, main)):
+    # The decoders learn from complete codes, and from the subsets' by their share.
+    decoders = [module.decoders] if decoder_share else []
+    for decoding, learning, untouched in (
+        (full, main + [module.decoders], own),
+        (subset, own + decoders, main + [module.decoders] if not decoder_share else main),
+    ):
         module.zero_grad(set_to_none=True)
         alone = dataclasses.replace(output, expert_decodings=(decoding,))
         criterion(alone).backward(retain_graph=True)
-        learned = [p.grad for part in learning + [module.decoders] for p in part.parameters()]
+        learned = [p.grad for part in learning for p in part.parameters()]
         assert all(grad is not None and grad.abs().sum() > 0 for grad in learned)
         assert all(p.grad is None for part in untouched for p in part.parameters())
 
 
 def test_the_decoders_take_their_share_of_the_subset_codes_gradient():
-    module, modalities, batch = subset_module()
+    module, modalities, batch = subset_module(decoder_share=0.3)
     module.train()
     code = torch.randn(12, 3, requires_grad=True)
     criterion = ReconstructionLoss(modalities)
@@ -307,7 +314,7 @@ def test_the_decoders_take_their_share_of_the_subset_codes_gradient():
         criterion(output).backward()
         grads.append([p.grad.clone() for p in module.decoders.parameters()])
     for trained, damped in zip(*grads):
-        torch.testing.assert_close(damped, SUBSET_DECODER_SHARE * trained)
+        torch.testing.assert_close(damped, 0.3 * trained)
 
 
 def test_a_complete_sample_is_encoded_by_the_encoders_any_other_by_the_subset_encoders():
