@@ -173,14 +173,12 @@ def _subset_encoders(estimator, config, owner):
         ),
     }
     if dropout.encoders == "auto":
-        usable = dropout.rate > 0 and 0 < dropout.subset_weight < 1
-        return usable and not any(is_refused for is_refused, _ in refused.values())
-    for parameter, (is_refused, why) in refused.items():
-        if is_refused:
-            raise ValueError(
-                f"{owner}(modality_dropout=ModalityDropout(encoders='own')) refuses this "
-                f"{parameter!r}: {why}. Use encoders='auto' or 'shared'."
-            )
+        available = not any(is_refused for is_refused, _ in refused.values())
+        return dropout._trains_both_codes and available
+    _raise_refused(
+        f"{owner}(modality_dropout=ModalityDropout(encoders='own'))", refused,
+        " Use encoders='auto' or 'shared'.",
+    )
     return True
 
 
@@ -217,9 +215,14 @@ def _check_private(estimator, config, owner):
             "clipping does not cover; use lags=None",
         ),
     }
+    _raise_refused(f"{owner}(privacy=DifferentialPrivacy(...))", refused)
+
+
+def _raise_refused(setting, refused, advice=""):
+    """Raise for the first ``{parameter: (is_refused, why)}`` entry that ``setting`` refuses."""
     for parameter, (is_refused, why) in refused.items():
         if is_refused:
-            raise ValueError(f"{owner}(privacy=DifferentialPrivacy(...)) refuses this {parameter!r}: {why}.")
+            raise ValueError(f"{setting} refuses this {parameter!r}: {why}.{advice}")
 
 
 def _readout(readout):

@@ -181,11 +181,10 @@ class ModalityDropout(_Option):
           code that the decoders read back into every modality (the
           decoders take ``decoder_share`` of that gradient). The encoders
           of complete inputs learn from complete codes only, so their codes
-          pay nothing. It costs a second
-          set of encoder weights and one more encoder pass per step; it
-          needs ``0 < subset_weight < 1`` and ``rate > 0``, and is not
-          available with ``variational``, ``fusion="moe"``,
-          ``cross_weight`` or ``privacy``.
+          pay nothing. It costs a second set of encoder weights and one
+          more encoder pass per step; it needs ``0 < subset_weight < 1``
+          and ``rate > 0``, and is not available with ``variational``,
+          ``fusion="moe"``, ``cross_weight`` or ``privacy``.
         - ``"auto"``: ``"own"`` where it is available, else ``"shared"``.
     decoder_share : float, default=0.0
         With encoders of their own, the share of the gradient of the
@@ -218,9 +217,16 @@ class ModalityDropout(_Option):
         self.encoders = encoders
         self.decoder_share = decoder_share
 
+    @property
+    def _trains_both_codes(self):
+        """Whether training scores both a subset's code and the full code (own encoders need both).
+
+        One loss trains the subset encoders, the other the model they read through.
+        """
+        return self.rate > 0 and 0 < self.subset_weight < 1
+
     def _check_rules(self):
-        # Own encoders need both losses: one trains them, the other the model they read through.
-        if self.encoders == "own" and not (self.rate > 0 and 0 < self.subset_weight < 1):
+        if self.encoders == "own" and not self._trains_both_codes:
             raise InvalidParameterError(
                 "ModalityDropout(encoders='own') trains the subset encoders on hidden "
                 "modalities (rate > 0) with subset_weight of the loss, and the rest of the "

@@ -287,10 +287,11 @@ def test_complete_codes_learn_from_complete_inputs_alone_the_subset_encoders_fro
     main = [module.encoders, module.fusion]
     own = [module.subset_encoders, module.subset_fusion]
     # The decoders learn from complete codes, and from the subsets' by their share.
-    decoders = [module.decoders] if decoder_share else []
+    subset_trains = [module.decoders] if decoder_share else []
+    subset_spares = [] if decoder_share else [module.decoders]
     for decoding, learning, untouched in (
         (full, main + [module.decoders], own),
-        (subset, own + decoders, main + [module.decoders] if not decoder_share else main),
+        (subset, own + subset_trains, main + subset_spares),
     ):
         module.zero_grad(set_to_none=True)
         alone = dataclasses.replace(output, expert_decodings=(decoding,))
