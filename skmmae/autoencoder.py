@@ -96,7 +96,8 @@ class MultimodalAutoencoder(
     readout : {"kernel", "decoder"} or DecoderReadout, default="kernel"
         How codes are read back into modalities, fitted after training as
         ``readout_``: kernel ridge regressions for continuous modalities and
-        time series (:class:`~skmmae.readout.KernelReadout`), or the decoders
+        time series, and for images and clips in :meth:`predict_modality`
+        (:class:`~skmmae.readout.KernelReadout`), or the decoders
         (:class:`~skmmae.readout.DecoderReadout`).
     refine : CodeRefinement or None, default=None
         Refine the code of the given modalities in :meth:`predict_modality`

@@ -16,8 +16,9 @@ learned from codes that noise, dropout and modality dropout kept changing,
 and an MLP from a small code is a poor smoother of what it saw. Once the
 encoders are fixed, a kernel ridge regression from the training codes to a
 modality's values predicts it better from new codes. :class:`KernelReadout`
-fits one per continuous modality and time series, and keeps the decoders
-for the other kinds. The measurements are in ``benchmarks/README.md``.
+fits one per continuous modality and time series, and one per image or
+clip for ``predict_modality`` alone, and keeps the decoders for the rest.
+The measurements are in ``benchmarks/README.md``.
 """
 
 import functools
@@ -258,7 +259,10 @@ class KernelReadout(DecoderReadout):
     ``Modality.kernel_readout``) gets two regressions, fitted on the
     training rows that have it: one from the code of every present modality
     (used by :meth:`reconstruct`) and one from the code of the other present
-    modalities (used by :meth:`predict`). The regressions use a Matern 3/2
+    modalities (used by :meth:`predict`). Images and clips
+    (``Modality.kernel_predictor``) get the second alone: their decoders
+    reconstruct, and the regression predicts their expected pixels from the
+    code of the others. The regressions use a Matern 3/2
     kernel (Rasmussen & Williams, 2006), exact up to ``max_centers`` training
     rows and from that many centers beyond; the kernel's length and the
     ridge penalty are chosen per modality by leave-one-out error. Other
@@ -338,8 +342,9 @@ class KernelReadout(DecoderReadout):
     def fit(self, module, training):
         """Fit the regressions from the training codes (arguments as :meth:`DecoderReadout.fit`)."""
         readable = [name for name, m in training.modalities.items() if m.kernel_readout]
+        predictable = [name for name, m in training.modalities.items() if m.kernel_predictor]
         self.reconstructors_, self.predictors_ = ModalityDict(), ModalityDict()
-        if not readable:
+        if not predictable:
             return self
         codes, cross, present = training.codes
         generator = torch.Generator().manual_seed(self._seed())
@@ -350,7 +355,7 @@ class KernelReadout(DecoderReadout):
         groups += [([name], present[name]) for name in readable if name not in always]
         for names, rows in groups:
             reconstructors.update(self._fit_rows(training, codes, names, rows, generator))
-        for name in readable:
+        for name in predictable:
             others_code, has_others = cross[name]
             rows = has_others if present[name] is None else has_others & present[name]
             # The length chosen for the reconstruction serves its prediction too.
@@ -408,7 +413,7 @@ class KernelReadout(DecoderReadout):
 
     def predict(self, module, code, name):
         if name in self.predictors_:
-            return self.predictors_[name](code)
+            return module.scalers[name].from_mean(self.predictors_[name](code))
         return module.predict(code, name)
 
     predict.__doc__ = DecoderReadout.predict.__doc__

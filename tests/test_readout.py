@@ -5,7 +5,7 @@ import torch
 from sklearn.base import clone
 
 from skmmae import MultimodalAutoencoder
-from skmmae.datasets import load_spoken_digits
+from skmmae.datasets import load_digits_words, load_spoken_digits
 from skmmae.readout import DecoderReadout, KernelReadout
 
 
@@ -97,6 +97,27 @@ def test_other_kinds_keep_their_decoders():
     assert ae.modalities_["c"].kind == "categorical"
     assert sorted(ae.readout_.reconstructors_) == ["x"]
     assert set(np.unique(ae.inverse_transform(ae.transform(X))["c"])) <= {"0", "1", "2"}
+
+
+def test_images_keep_their_decoders_and_are_predicted_as_the_mean_image_of_alike_codes():
+    X, y = load_digits_words(return_X_y=True)
+    train = {n: b[:600] for n, b in X.items()}
+    test = {n: b[1200:1500] for n, b in X.items()}
+    ae = MultimodalAutoencoder(
+        8, modalities={"image": "image", "text": "tokens"}, max_epochs=15, random_state=0
+    ).fit(train)
+    assert sorted(ae.readout_.reconstructors_) == [] and sorted(ae.readout_.predictors_) == ["image"]
+    kernel = ae.predict_modality({"text": test["text"]}, "image")
+    fitted, ae.readout_ = ae.readout_, DecoderReadout()
+    decoder = ae.predict_modality({"text": test["text"]}, "image")
+    ae.readout_ = fitted
+    assert kernel.shape == test["image"].shape and 0 <= kernel.min() and kernel.max() <= 1
+    # One spelling per digit: the word says only the class, so the best
+    # guess of the image in squared error is its class's mean image.
+    means = np.stack([train["image"][y[:600] == digit].mean(0) for digit in range(10)])
+    best = means[y[1200:1500]]
+    off = {k: float(((p - best) ** 2).mean()) for k, p in [("kernel", kernel), ("decoder", decoder)]}
+    assert off["kernel"] < 0.01 * off["decoder"], off
 
 
 def test_time_series_get_readouts_that_beat_their_decoders():

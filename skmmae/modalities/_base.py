@@ -108,6 +108,12 @@ class Modality(DocLinked, BaseEstimator):
     #: squared error of the decoder's output against the scaled values, which
     #: is what such a read-out minimizes.
     kernel_readout = False
+    #: Whether a kernel ridge regression may predict the modality from the
+    #: code of the others (``predict_modality``), where
+    #: :attr:`kernel_readout` leaves its reconstructions to the decoder. Its
+    #: scaler then maps the regression's expected model-unit values to the
+    #: decoder's output units (``from_mean``).
+    kernel_predictor = property(lambda self: self.kernel_readout)
     #: Whether validating the values (once fitted) only proves them finite, so
     #: that at inference this proof may run on the device after the copy. Such
     #: a kind's ``_validate`` takes ``scan_finite=False`` to skip it.

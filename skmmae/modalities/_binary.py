@@ -18,6 +18,10 @@ from ._base import (
 __all__ = ["Binary"]
 
 
+#: Keeps the logits of predicted probabilities of 0 or 1 finite (float32).
+_EPSILON = 1e-6
+
+
 class BinaryScaler(PassThroughScaler):
     """Values stay 0/1; decoder logits go back as probabilities or 0/1."""
 
@@ -30,6 +34,11 @@ class BinaryScaler(PassThroughScaler):
         if self.labels:
             return (logits > 0).to(torch.float32)
         return torch.sigmoid(logits.float())
+
+    def from_mean(self, mean):
+        """The logits whose probabilities are ``mean`` (clipped into (0, 1), so finite)."""
+        mean = mean.float().clamp(_EPSILON, 1 - _EPSILON)
+        return torch.log(mean) - torch.log1p(-mean)
 
 
 @fill_doc

@@ -41,6 +41,11 @@ class PixelModality(ConvModality):
     """
 
     fits_on_summary = True
+    #: The convolutional decoder keeps reconstructing from the full code,
+    #: but from the code of other modalities (a word, a caption) a kernel
+    #: regression predicts the mean image of the codes alike, which the
+    #: decoders, trained on full codes, drew less well (``benchmarks/README.md``).
+    kernel_predictor = True
 
     def __init__(self, channels=(16, 32), pixel_loss="auto", *, encoder=None, decoder=None):
         super().__init__(channels=channels, encoder=encoder, decoder=decoder)
