@@ -160,8 +160,9 @@ def cross_prediction(net, readout, target, refinement=None, code_scale=None):
         values, present = split_presence(batch)
         with torch.no_grad(), net.autocast():
             targets = module.targets(values, present)
-            code = module.posterior(targets, present).mean.float()
-            predicted = readout.predict(module, code, target).float()
+            code, side_by_side = module.codes_of_given(targets, present, target)
+            code = code.float()
+            predicted = readout.predict(module, code, target, side_by_side.float()).float()
         if refinement is None:
             return predicted
         loss = net.criterion_.summed_loss(

@@ -440,22 +440,69 @@ class MultimodalAutoencoderModule(nn.Module):
 
         Returns the code of the present modalities; per modality, the code
         of the other present ones and a ``(n,)`` bool mask of the samples
-        that have any; and the presence masks.
+        that have any; the presence masks; and each modality's own code
+        (:meth:`codes_alone`, as samples lacking a modality are coded).
         """
         values, present = split_presence(inputs)
         targets = self.targets(values, present)
         features = self.features(targets)
+        encoders, fusion = self._incomplete_input_parts()
         if self.subset_encoders is None:
-            code = self.fusion(features, present)
-            others = self.codes_of_others(features, present)
+            code, subset_features = self.fusion(features, present), features
         else:
             # The codes of the others are the subset encoders', as predict_modality's are.
-            subset_features = self.features(targets, self.subset_encoders)
+            subset_features = self.features(targets, encoders)
             complete = self._complete_rows(targets, present)
             code = self._code_by_completeness(complete, features, subset_features, present)
-            others = self.codes_of_others(subset_features, present, fusion=self.subset_fusion)
+        others = self.codes_of_others(subset_features, present, fusion=fusion)
         cross = {name: (code.mean, has_others) for name, (code, has_others) in others.items()}
-        return code.mean, cross, present
+        return code.mean, cross, present, self.codes_alone(subset_features, fusion)
+
+    def _incomplete_input_parts(self):
+        """The encoders and fusion that code samples lacking a modality."""
+        if self.subset_encoders is None:
+            return self.encoders, self.fusion
+        return self.subset_encoders, self.subset_fusion
+
+    @staticmethod
+    def codes_alone(features, fusion):
+        """Each modality's own code: ``fusion`` of its ``features`` by themselves."""
+        return {name: fusion({name: x}, {}).mean for name, x in features.items()}
+
+    def codes_side_by_side(self, alone, present, fused, target):
+        """The codes of every modality but ``target``, side by side: ``(n, (M - 1) * encoding_dim)``.
+
+        Each modality's own code (``alone``, from :meth:`codes_alone`) where
+        the sample has it, else ``fused``, the fused code of the modalities
+        it has: their best guess of the code it lacks. The model's order of
+        modalities fixes the layout, so the codes of training and prediction
+        line up.
+        """
+        parts = []
+        for name in self.encoders:
+            if name == target:
+                continue
+            own = alone.get(name, fused)
+            if name in present and name in alone:
+                own = torch.where(present[name].bool()[:, None], own, fused)
+            parts.append(own.to(fused.dtype))
+        # A model of one modality has no others: an empty layout.
+        return torch.cat(parts, dim=1) if parts else fused[:, :0]
+
+    def codes_of_given(self, scaled, present, target):
+        """The fused code of the given modalities, and their codes side by side (no ``target``).
+
+        What ``predict_modality`` reads ``target`` from: as :meth:`posterior`
+        codes a sample that lacks ``target``, and as
+        :meth:`codes_side_by_side` lays out its modalities.
+        """
+        encoders, fusion = self._incomplete_input_parts()
+        features = self.features(scaled, encoders)
+        code = fusion(features, present).mean
+        side_by_side = self.codes_side_by_side(
+            self.codes_alone(features, fusion), present, code, target
+        )
+        return code, side_by_side
 
     def evaluate(self, inputs, reconstruct=None):
         """The eval-mode output for a batch: its code, and its reconstructions from it.

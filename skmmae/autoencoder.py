@@ -330,7 +330,10 @@ class MultimodalAutoencoder(
 
         The read-out reads the code of the other modalities into ``target``
         (averaged, with ``refine``, with the read-out of that code refined to
-        explain the others best). Each prediction depends on its sample only.
+        explain the others best): the decoders read their fused code, and
+        the kernel read-out (the default) each other modality's own code,
+        side by side (:class:`~skmmae.readout.KernelReadout`). Each
+        prediction depends on its sample only.
 
         Parameters
         ----------

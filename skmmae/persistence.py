@@ -36,8 +36,9 @@ __all__ = ["FORMAT_VERSION", "load", "save"]
 
 #: The version of the file layout this skmmae writes and reads. Version 2
 #: named two weights as layers of their own (:func:`_upgrade_weights`);
-#: version 3 may hold encoders of incomplete inputs (:func:`_upgrade_params`).
-FORMAT_VERSION = 3
+#: version 3 may hold encoders of incomplete inputs (:func:`_upgrade_params`);
+#: version 4's kernel predictors may read the codes side by side (:func:`_readout`).
+FORMAT_VERSION = 4
 
 #: The classes a file may name: skmmae's own, and torch's optimizers.
 _ALLOWED_MODULES = ("skmmae.", "torch.optim.")
@@ -230,7 +231,7 @@ def _rebuild(state, tensors, device, path):
     net.criterion_.weights = estimator.modality_weights_
     net.history = History(_from_value(state["history"]))
     estimator.net_ = net
-    estimator.readout_ = _readout(state["readout"], tensors, config.device)
+    estimator.readout_ = _readout(state["readout"], tensors, config.device, state["format_version"])
     return estimator
 
 
@@ -504,11 +505,15 @@ def _readout_state(readout):
     return {"object": state, "parts": parts}, tensors
 
 
-def _readout(state, tensors, device):
+def _readout(state, tensors, device, version):
+    """The fitted read-out; before version 4, kernel predictors read the fused code."""
     from ._kernel_ridge import KernelRegression
     from ._modality_dict import ModalityDict
+    from .readout import KernelReadout
 
     readout = _object(state["object"])
+    if version < 4 and isinstance(readout, KernelReadout):
+        readout.set_params(others="fused")
     for part, entries in state["parts"].items():
         regressions = {}
         for i, entry in enumerate(entries):

@@ -29,7 +29,7 @@ import torch
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 
-from ._compat import Interval, InvalidParameterError
+from ._compat import Interval, InvalidParameterError, StrOptions
 from ._doc_link import DocLinked
 from ._inference import batches, encode
 from ._kernel_ridge import fit_kernel_regressions
@@ -79,22 +79,24 @@ class TrainingData:
 
     @functools.cached_property
     def codes(self):
-        """``(code, cross, present)`` of the training data, read in one pass.
+        """``(code, cross, present, alone)`` of the training data, read in one pass.
 
         ``code``: the ``(n, encoding_dim)`` code of the present modalities;
         ``cross``: per modality, the code of the other present modalities
         and a ``(n,)`` bool mask of the samples that have any; ``present``:
         per modality, a ``(n,)`` bool mask of the samples that have it, or
-        None where all do.
+        None where all do; ``alone``: per modality, its own ``(n,
+        encoding_dim)`` code (meaningful where the sample has it).
         """
-        codes, cross, present = [], {}, {}
+        codes, cross, present, alone = [], {}, {}, {}
         with torch.no_grad():
             for batch in self:
-                code, others, masks = self.module.readout_inputs(**batch)
+                code, others, masks, own = self.module.readout_inputs(**batch)
                 codes.append(code.float())
                 for name, (others_code, has_others) in others.items():
                     cross.setdefault(name, []).append((others_code.float(), has_others))
                     present.setdefault(name, []).append(masks.get(name))
+                    alone.setdefault(name, []).append(own[name].float())
         present = {
             name: None if any(m is None for m in masks) else torch.cat(masks).bool()
             for name, masks in present.items()
@@ -103,7 +105,19 @@ class TrainingData:
             name: (torch.cat([c for c, _ in parts]), torch.cat([h for _, h in parts]))
             for name, parts in cross.items()
         }
-        return torch.cat(codes), cross, present
+        alone = {name: torch.cat(parts) for name, parts in alone.items()}
+        return torch.cat(codes), cross, present, alone
+
+    def codes_side_by_side(self, name):
+        """The codes of every modality but ``name`` side by side, on the training rows.
+
+        As the model lays them out for a prediction of ``name``
+        (``codes_side_by_side`` of the module); a sample lacking a modality
+        has the code of the others in its place.
+        """
+        _, cross, present, alone = self.codes
+        masks = {other: mask for other, mask in present.items() if mask is not None}
+        return self.module.codes_side_by_side(alone, masks, cross[name][0], name)
 
     @functools.cached_property
     def code(self):
@@ -232,7 +246,7 @@ class DecoderReadout(DocLinked, BaseEstimator):
         """
         return module.decode(code, names)
 
-    def predict(self, module, code, name):
+    def predict(self, module, code, name, side_by_side=None):
         """Modality ``name`` from the code of the other modalities.
 
         Parameters
@@ -243,6 +257,10 @@ class DecoderReadout(DocLinked, BaseEstimator):
             The code of the other modalities.
         name : str
             The modality to predict.
+        side_by_side : Tensor of shape (n_samples, (n_modalities - 1) * encoding_dim) or None
+            The other modalities' own codes side by side (the module's
+            ``codes_side_by_side``), which :class:`KernelReadout` may read
+            instead of ``code``; the decoders do not.
 
         Returns
         -------
@@ -283,6 +301,13 @@ class KernelReadout(DecoderReadout):
         Ridge penalties tried (targets in model units).
     min_rows : int, default=5
         A modality with fewer training rows keeps its decoder.
+    others : {"each", "fused"}, default="each"
+        What a prediction reads. ``"each"``: every other modality's own
+        code, side by side (the code of the other modalities a sample has
+        stands in for one it lacks), so that what the views do not share
+        still informs the prediction; with two modalities that is the one
+        other's code. ``"fused"``: the other modalities' fused code, as the
+        decoders read it.
     random_state : int, RandomState instance or None, default=None
         Draws the centers and the leave-one-out rows on large data. None
         takes the estimator's ``random_state``.
@@ -320,6 +345,7 @@ class KernelReadout(DecoderReadout):
         "length_factors": ["array-like"],
         "alphas": ["array-like"],
         "min_rows": [Interval(Integral, 1, None, closed="left")],
+        "others": [StrOptions({"each", "fused"})],
         "random_state": ["random_state"],
     }
 
@@ -330,6 +356,7 @@ class KernelReadout(DecoderReadout):
         length_factors=(0.5, 1.0, 2.0, 4.0),
         alphas=(0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0),
         min_rows=5,
+        others="each",
         random_state=None,
     ):
         self.max_centers = max_centers
@@ -337,6 +364,7 @@ class KernelReadout(DecoderReadout):
         self.length_factors = length_factors
         self.alphas = alphas
         self.min_rows = min_rows
+        self.others = others
         self.random_state = random_state
 
     def fit(self, module, training):
@@ -346,7 +374,7 @@ class KernelReadout(DecoderReadout):
         self.reconstructors_, self.predictors_ = ModalityDict(), ModalityDict()
         if not predictable:
             return self
-        codes, cross, present = training.codes
+        codes, cross, present, _ = training.codes
         generator = torch.Generator().manual_seed(self._seed())
         reconstructors, predictors = {}, {}
         # Modalities every sample has share one pass over the data.
@@ -357,6 +385,8 @@ class KernelReadout(DecoderReadout):
             reconstructors.update(self._fit_rows(training, codes, names, rows, generator))
         for name in predictable:
             others_code, has_others = cross[name]
+            if self.others == "each":
+                others_code = training.codes_side_by_side(name)
             rows = has_others if present[name] is None else has_others & present[name]
             # The length chosen for the reconstruction serves its prediction too.
             lengths = (reconstructors[name].length_factor,) if name in reconstructors else None
@@ -411,9 +441,10 @@ class KernelReadout(DecoderReadout):
 
     reconstruct.__doc__ = DecoderReadout.reconstruct.__doc__
 
-    def predict(self, module, code, name):
+    def predict(self, module, code, name, side_by_side=None):
         if name in self.predictors_:
-            return module.scalers[name].from_mean(self.predictors_[name](code))
+            inputs = side_by_side if self.others == "each" else code
+            return module.scalers[name].from_mean(self.predictors_[name](inputs))
         return module.predict(code, name)
 
     predict.__doc__ = DecoderReadout.predict.__doc__

@@ -291,10 +291,18 @@ def test_predict_modality_forms_and_ignores_the_target():
         ae.predict_modality(others | {"pix": garbage, "pix__missing": np.zeros(300, bool)}, "pix"),
         pred,
     )
-    # Without refined codes, it is the code of the other modalities read by
+    # Without refined codes, it is the codes of the other modalities read by
     # the read-out fitted on such codes (not the one that reads the code of
-    # all modalities).
-    codes = torch.as_tensor(ae.transform(others), device=ae.device_)
+    # all modalities): each one's own code side by side, the code of those
+    # given in the place of one not given or missing in a sample.
+    fused = ae.transform(others)
+    has_fou = ~np.isnan(X_nan["fou"]).all(axis=1)
+    own = {
+        "fou": np.where(has_fou[:, None], ae.transform({"fou": X["fou"]}), fused),
+        "kar": ae.transform({"kar": X["kar"]}),
+    }
+    side_by_side = np.hstack([own.get(name, fused) for name in ae.modalities_ if name != "pix"])
+    codes = torch.as_tensor(side_by_side, device=ae.device_)
     module = ae.net_.module_.eval()
     with torch.no_grad():
         expected = module.scalers["pix"].inverse(ae.readout_.predictors_["pix"](codes))

@@ -348,10 +348,38 @@ def test_the_read_outs_predict_from_the_subset_encoders_codes_of_the_others():
     module, _, batch = subset_module()
     module.eval()
     with torch.no_grad():
-        code, cross, _ = module.readout_inputs(**batch)
+        code, cross, _, alone = module.readout_inputs(**batch)
         torch.testing.assert_close(code, module.encode(**batch))
         others_of_a = {n: x for n, x in batch.items() if n != "a"}
         torch.testing.assert_close(cross["a"][0], module.encode(**others_of_a))
+        # Each modality's own code is the code of it alone.
+        for name in "bc":
+            torch.testing.assert_close(alone[name], module.encode(**{name: batch[name]}))
+        # What predict_modality reads: the same codes, in one layout.
+        scaled = module.scale(others_of_a)
+        fused, side_by_side = module.codes_of_given(scaled, {}, "a")
+        torch.testing.assert_close(fused, cross["a"][0])
+        torch.testing.assert_close(side_by_side, torch.cat([alone["b"], alone["c"]], dim=1))
+        torch.testing.assert_close(
+            module.codes_side_by_side(alone, {}, cross["a"][0], "a"), side_by_side
+        )
+
+
+def test_a_modality_a_sample_lacks_has_the_code_of_the_others_in_its_place():
+    module, _, batch = subset_module()
+    module.eval()
+    lacks_b = torch.tensor([1.0, 0.0] * 6)
+    others_of_a = {n: x for n, x in batch.items() if n != "a"}
+    with torch.no_grad():
+        scaled = module.scale(others_of_a)
+        fused, side_by_side = module.codes_of_given(scaled, {"b": lacks_b}, "a")
+        b_slot, c_slot = side_by_side.chunk(2, dim=1)
+        torch.testing.assert_close(b_slot[1::2], fused[1::2])
+        torch.testing.assert_close(b_slot[::2], module.encode(b=batch["b"])[::2])
+        torch.testing.assert_close(c_slot, module.encode(c=batch["c"]))
+        # A modality not given at all: the code of the others in every sample.
+        fused, side_by_side = module.codes_of_given(module.scale({"c": batch["c"]}), {}, "a")
+        torch.testing.assert_close(side_by_side, torch.cat([fused, fused], dim=1))
 
 
 def test_subset_encoders_are_built_only_where_modality_dropout_trains_them():

@@ -246,3 +246,27 @@ def test_a_version_2_file_loads_with_the_encoders_it_was_trained_with(tmp_path):
     assert loaded.modality_dropout.get_params() == ae.modality_dropout.get_params()
     only_a = {"a": X["a"]}
     np.testing.assert_allclose(loaded.transform(only_a), ae.transform(only_a), rtol=1e-6)
+
+
+def test_a_version_3_file_predicts_from_the_fused_code_as_its_read_out_was_fitted(tmp_path):
+    # Before version 4, kernel predictors read the others' fused code.
+    rng = np.random.default_rng(0)
+    X = {name: rng.normal(size=(40, 3)) for name in "abc"}
+    ae = MultimodalAutoencoder(
+        2, readout=KernelReadout(others="fused"), hidden_dims=(8,), max_epochs=1,
+        random_state=0, device="cpu",
+    ).fit(X)
+    path = tmp_path / "m.safetensors"
+    ae.save(path)
+
+    def as_version_3(state):
+        state.update(format_version=3)
+        del state["readout"]["object"]["params"]["others"]
+
+    rewrite(path, edit=as_version_3)
+    loaded = load(path)
+    assert loaded.readout_.others == "fused"
+    others = {"b": X["b"], "c": X["c"]}
+    np.testing.assert_allclose(
+        loaded.predict_modality(others, "a"), ae.predict_modality(others, "a"), rtol=1e-5
+    )

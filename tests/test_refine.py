@@ -40,14 +40,18 @@ def standardized_mse(pred, truth, modality):
     return float((((pred - truth) / modality.scale_) ** 2).mean())
 
 
-def given(ae, X):
-    """The scaled blocks of X and the encoders' code of them, as predict_modality sees them."""
+def given(ae, X, target="pix"):
+    """The scaled blocks of X, the encoders' code of them, and their codes side by side.
+
+    As predict_modality sees them (``target`` not in X).
+    """
     module = ae.net_.module_.eval()
     values = {n: torch.as_tensor(np.asarray(b, dtype=np.float32)) for n, b in X.items()}
     targets = module.scale(values)
     with torch.no_grad():
         code = module.posterior(targets, {}).mean
-    return module, targets, code
+        _, side_by_side = module.codes_of_given(targets, {}, target)
+    return module, targets, code, side_by_side
 
 
 def loss_of(ae, code, targets):
@@ -73,7 +77,7 @@ def test_refinement_lowers_the_loss_of_the_given_modalities_and_moves_only_the_c
     fitted, refine_split
 ):
     _, test = refine_split
-    module, targets, code = given(fitted, others_of(test))
+    module, targets, code, _ = given(fitted, others_of(test))
     weights = {name: p.detach().clone() for name, p in module.named_parameters()}
     grads = {name: p.grad.clone() for name, p in module.named_parameters() if p.grad is not None}
     buffers = {name: b.clone() for name, b in module.named_buffers()}
@@ -109,16 +113,16 @@ def test_prediction_is_the_mean_of_the_cross_readout_and_the_refined_reconstruct
 ):
     _, test = refine_split
     others = others_of(test)
-    module, targets, code = given(fitted, others)
+    module, targets, code, side_by_side = given(fitted, others)
     refined = refined_codes(fitted, code, targets)
     with torch.no_grad():
-        cross = fitted.readout_.predictors_["pix"](code)
+        cross = fitted.readout_.predictors_["pix"](side_by_side)
         from_refined = fitted.readout_.reconstructors_["pix"](refined)
         expected = module.scalers["pix"].inverse(0.5 * (cross + from_refined)).numpy()
     np.testing.assert_allclose(fitted.predict_modality(others, "pix"), expected, atol=TOL)
 
 
-@pytest.mark.parametrize("readout, margin", [("kernel", 0.012), ("decoder", 0.004)])
+@pytest.mark.parametrize("readout, margin", [("kernel", 0.003), ("decoder", 0.004)])
 def test_refined_prediction_beats_the_cross_readout_on_new_data(
     readout, margin, fitted, refine_split
 ):
@@ -134,7 +138,8 @@ def test_refined_prediction_beats_the_cross_readout_on_new_data(
         ae.set_params(refine=CodeRefinement(steps) if steps else None)
         errors[steps] = standardized_mse(ae.predict_modality(others_of(test), "pix"), test["pix"], pix)
     ae.set_params(refine=CodeRefinement())
-    # Measured: 0.312 -> 0.290 (kernel read-outs), 0.378 -> 0.369 (decoders).
+    # Margins about half the gains measured on this split: the kernel
+    # read-out of the others' codes side by side leaves refinement less to add.
     assert errors[50] < errors[0] - margin, errors
 
 
