@@ -108,12 +108,6 @@ class Modality(DocLinked, BaseEstimator):
     #: squared error of the decoder's output against the scaled values, which
     #: is what such a read-out minimizes.
     kernel_readout = False
-    #: Whether a kernel ridge regression may predict the modality from the
-    #: code of the others (``predict_modality``), where
-    #: :attr:`kernel_readout` leaves its reconstructions to the decoder. Its
-    #: scaler then maps the regression's expected model-unit values to the
-    #: decoder's output units (``from_mean``).
-    kernel_predictor = property(lambda self: self.kernel_readout)
     #: Whether validating the values (once fitted) only proves them finite, so
     #: that at inference this proof may run on the device after the copy. Such
     #: a kind's ``_validate`` takes ``scan_finite=False`` to skip it.
@@ -133,6 +127,18 @@ class Modality(DocLinked, BaseEstimator):
     #: which one pass over row chunks gathers: such a kind can be read from
     #: disk (:mod:`skmmae._disk`).
     fits_on_summary = False
+
+    @property
+    def kernel_predictor(self):
+        """Whether a kernel ridge regression may predict the modality from the codes of the others.
+
+        Used by ``predict_modality``; by default, as :attr:`kernel_readout`.
+        A kind may set it True where :attr:`kernel_readout` leaves
+        reconstruction to its decoder (images, clips). Its scaler's
+        ``from_mean`` then maps the regression's expected values in model
+        units to the decoder's output units.
+        """
+        return self.kernel_readout
 
     def __init__(self, *, encoder=None, decoder=None):
         self.encoder = encoder
