@@ -166,6 +166,16 @@ def _scaled(module, batch, names):
     return {name: targets[name] for name in names}
 
 
+def _as_decoder_output(scaler, expected):
+    """A regression's expected model-unit values as the decoder would output them.
+
+    The same values, unless the scaler says otherwise (``from_mean``: the
+    logits of expected pixels in [0, 1]).
+    """
+    from_mean = getattr(scaler, "from_mean", None)
+    return expected if from_mean is None else from_mean(expected)
+
+
 class _ScaledTargets:
     def __init__(self, training, names, rows):
         self.training, self.names, self.rows = training, names, rows
@@ -259,8 +269,9 @@ class DecoderReadout(DocLinked, BaseEstimator):
             The modality to predict.
         side_by_side : Tensor of shape (n_samples, (n_modalities - 1) * encoding_dim) or None
             The other modalities' own codes side by side (the module's
-            ``codes_side_by_side``), which :class:`KernelReadout` may read
-            instead of ``code``; the decoders do not.
+            ``codes_side_by_side``), which ``KernelReadout(others="each")``
+            reads instead of ``code`` (there it is required); the decoders
+            do not.
 
         Returns
         -------
@@ -444,7 +455,7 @@ class KernelReadout(DecoderReadout):
     def predict(self, module, code, name, side_by_side=None):
         if name in self.predictors_:
             inputs = side_by_side if self.others == "each" else code
-            return module.scalers[name].from_mean(self.predictors_[name](inputs))
+            return _as_decoder_output(module.scalers[name], self.predictors_[name](inputs))
         return module.predict(code, name)
 
     predict.__doc__ = DecoderReadout.predict.__doc__

@@ -134,9 +134,9 @@ class Modality(DocLinked, BaseEstimator):
 
         Used by ``predict_modality``; by default, as :attr:`kernel_readout`.
         A kind may set it True where :attr:`kernel_readout` leaves
-        reconstruction to its decoder (images, clips). Its scaler's
-        ``from_mean`` then maps the regression's expected values in model
-        units to the decoder's output units.
+        reconstruction to its decoder (images, clips). The regression
+        predicts expected values in model units, which its scaler's
+        ``from_mean``, where it has one, maps to the decoder's output units.
         """
         return self.kernel_readout
 
@@ -329,7 +329,10 @@ class Modality(DocLinked, BaseEstimator):
 
         Its ``forward`` gives the target of the loss (also the encoder's
         input); its ``inverse`` maps decoder output back to values in the
-        units of :meth:`validate`'s output.
+        units of :meth:`validate`'s output. Where the decoder's output is
+        not in model units (logits of values in [0, 1]), an optional
+        ``from_mean`` maps an expected value in model units to the decoder
+        output, for kernel predictors (:attr:`kernel_predictor`).
         """
         raise NotImplementedError
 

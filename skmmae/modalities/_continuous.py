@@ -34,10 +34,6 @@ class Standardize(nn.Module):
         """Map model units back to original units."""
         return x * self.scale + self.mean
 
-    def from_mean(self, mean):
-        """The decoder output for an expected value in model units: the value itself."""
-        return mean
-
 
 def positive_scale(mean, std):
     """``std`` with (numerically) constant entries replaced by 1.
